@@ -1,0 +1,177 @@
+"""`medbench <verb>`: every pipeline step, called by Snakemake rules or by hand.
+
+    medbench toy brain_ct --out data/raw/brain_ct [--params JSON]
+    medbench ingest   --config STUDY.yaml --manifest CSV --out CACHE_DIR
+    medbench split    --config STUDY.yaml --cache CACHE_DIR --out splits.csv --leakage leakage.csv
+    medbench train    --config STUDY.yaml --model NAME --cache DIR --splits CSV --out RUN_DIR
+    medbench predict  --config STUDY.yaml --model-file RUN_DIR/model.pt ... --out PRED_DIR
+    medbench evaluate --predictions PRED_DIR --out metrics.json
+    medbench table    --config STUDY.yaml --metrics RUN/metrics.json ... --csv OUT.csv --md OUT.md
+    medbench models   (lists the registered architectures)
+
+`--override JSON` (any verb taking --config) deep-merges a run's budget into the study YAML.
+Errors in inputs end the command with a message naming the file and problem (exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+import torch
+
+from medbench.config import load_study_config
+from medbench.errors import MedbenchError
+from medbench.fileio import write_csv, write_json, write_text
+
+log = logging.getLogger("medbench")
+
+
+def _cmd_toy(args) -> None:
+    from medbench.data.toy.brain_ct import ToyBrainCTConfig, generate
+
+    generate(args.out, ToyBrainCTConfig.from_dict(json.loads(args.params or "{}")))
+
+
+def _cmd_ingest(args) -> None:
+    from medbench.data.brain_ct import ingest
+
+    cfg = _study(args)
+    ingest(args.manifest, args.out, cfg["data"]["image_size"], cfg["data"]["window"])
+
+
+def _cmd_split(args) -> None:
+    from medbench.data.cache import SliceCache
+    from medbench.data.splits import leakage_report, make_splits, split_summary
+
+    cfg = _study(args)
+    index = SliceCache.load(args.cache).index
+    splits = make_splits(index, cfg["split"], cfg["seed"])
+    leakage = leakage_report(splits)
+    write_csv(args.out, splits)
+    write_csv(args.leakage, leakage)
+    log.info("splits:\n%s", split_summary(splits, cfg["split"]["label"]).to_string(index=False))
+    log.info("leakage (test patients also in train):\n%s", leakage.to_string(index=False))
+
+
+def _cmd_train(args) -> None:
+    from medbench.train.run import train_model
+
+    result = train_model(_study(args), args.model, args.protocol, args.cache, args.splits,
+                         args.out, device=args.device)
+    log.info("best epoch %s (%s)", result["best_epoch"], result["best_score"])
+
+
+def _cmd_predict(args) -> None:
+    from medbench.evaluate.predict import predict_test_sets
+
+    predict_test_sets(_study(args), args.model_file, args.protocol, args.cache, args.splits,
+                      args.out, device=args.device or "auto")
+
+
+def _cmd_evaluate(args) -> None:
+    from medbench.evaluate.evaluate import evaluate_predictions
+
+    write_json(args.out, evaluate_predictions(args.predictions))
+
+
+def _cmd_table(args) -> None:
+    from medbench.report import tables
+
+    cfg = _study(args)
+    table_cfg = cfg["table"]
+    ours = tables.build_table(table_cfg, tables.load_metrics(args.metrics))
+    paper = tables.read_paper_results(table_cfg["paper_results"], list(tables.table_columns(table_cfg)))
+    md = tables.render_markdown(table_cfg, ours, paper, args.data_kind,
+                                tables.provenance(cfg, args.protocol))
+    write_csv(args.csv, ours)
+    write_text(args.md, md)
+
+
+def _cmd_models(args) -> None:
+    from medbench.models import list_models
+
+    print("\n".join(list_models(args.pattern)))
+
+
+def _study(args) -> dict:
+    return load_study_config(args.config, args.override)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medbench", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    def verb(name, fn, help_, study=True):
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(fn=fn)
+        if study:
+            p.add_argument("--config", required=True, help="study YAML (config/studies/*.yaml)")
+            p.add_argument("--override", default=None, help="JSON deep-merged into the study YAML")
+        return p
+
+    p = verb("toy", _cmd_toy, "write a synthetic dataset in the real on-disk format", study=False)
+    p.add_argument("study", choices=["brain_ct"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--params", default=None, help="JSON of generator parameters")
+
+    p = verb("ingest", _cmd_ingest, "validate a manifest and build the slice cache")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True)
+
+    p = verb("split", _cmd_split, "write the split table and the leakage report")
+    p.add_argument("--cache", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--leakage", required=True)
+
+    for name, fn, help_ in (("train", _cmd_train, "train one model"),
+                            ("predict", _cmd_predict, "save test-set predictions")):
+        p = verb(name, fn, help_)
+        p.add_argument("--protocol", default="paper")
+        p.add_argument("--cache", required=True)
+        p.add_argument("--splits", required=True)
+        p.add_argument("--out", required=True)
+        p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+        if name == "train":
+            p.add_argument("--model", required=True, help="a model key of the study YAML")
+        else:
+            p.add_argument("--model-file", required=True)
+
+    p = verb("evaluate", _cmd_evaluate, "metrics from saved predictions", study=False)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--out", required=True)
+
+    p = verb("table", _cmd_table, "the paper's table with our values beside the paper's")
+    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--protocol", default="paper")
+    p.add_argument("--data-kind", choices=["toy", "real"], required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--md", required=True)
+
+    p = verb("models", _cmd_models, "list registered model architectures", study=False)
+    p.add_argument("pattern", nargs="?", default="*")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if args.threads:
+        # More torch threads than usable CPUs makes OpenMP spin and slows everything down.
+        torch.set_num_threads(min(args.threads, len(os.sched_getaffinity(0))))
+    try:
+        args.fn(args)
+    except MedbenchError as exc:
+        print(f"medbench {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

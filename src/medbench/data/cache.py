@@ -1,0 +1,49 @@
+"""The slice cache that training reads: one uint8 array per modality plus an index table.
+
+Layout of a cache directory:
+    images.npy   uint8 (N, S, S)   windowed intensities x 255
+    masks.npy    uint8 (N, S, S)   0/1 (all zero where the slice has no mask)
+    index.csv    one row per slice (ids, hospital, patient, labels, has_mask)
+
+Memory-mapped on read, so opening a large cache is instant and each worker reads only
+what it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medbench.errors import DataError
+from medbench.fileio import atomic_dir
+
+
+@dataclass
+class SliceCache:
+    images: np.ndarray
+    masks: np.ndarray
+    index: pd.DataFrame
+
+    @classmethod
+    def load(cls, root: str | Path) -> SliceCache:
+        root = Path(root)
+        missing = [n for n in ("images.npy", "masks.npy", "index.csv") if not (root / n).is_file()]
+        if missing:
+            raise DataError(f"{root}: incomplete slice cache, missing {missing}; re-run ingestion")
+        cache = cls(
+            images=np.load(root / "images.npy", mmap_mode="r"),
+            masks=np.load(root / "masks.npy", mmap_mode="r"),
+            index=pd.read_csv(root / "index.csv", keep_default_na=False),
+        )
+        if not len(cache.index) == len(cache.images) == len(cache.masks):
+            raise DataError(f"{root}: index.csv, images.npy and masks.npy disagree in length")
+        return cache
+
+    def save(self, root: str | Path) -> None:
+        with atomic_dir(root) as tmp:
+            np.save(tmp / "images.npy", self.images)
+            np.save(tmp / "masks.npy", self.masks)
+            self.index.to_csv(tmp / "index.csv", index=False)

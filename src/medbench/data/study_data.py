@@ -1,0 +1,41 @@
+"""Datasets of one split protocol, from a slice cache and a splits table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medbench.data.cache import SliceCache
+from medbench.data.datasets import SliceDataset
+from medbench.data.transforms import build_augmentation
+from medbench.errors import DataError
+
+
+def split_rows(cache: SliceCache, splits_csv: str | Path, protocol: str) -> dict[str, np.ndarray]:
+    """Cache row numbers of every split of `protocol`."""
+    splits = pd.read_csv(splits_csv, keep_default_na=False)
+    column = f"split_{protocol}"
+    if column not in splits.columns:
+        raise DataError(f"{splits_csv}: no column {column}; protocols there: "
+                        f"{[c[6:] for c in splits.columns if c.startswith('split_')]}")
+    if list(splits["slice_id"]) != list(cache.index["slice_id"]):
+        raise DataError(f"{splits_csv}: slice ids differ from the cache; re-run the split step")
+    return {name: np.flatnonzero(splits[column].to_numpy() == name)
+            for name in sorted(set(splits[column]) - {""})}
+
+
+def split_datasets(cfg: dict, cache_dir, splits_csv, protocol: str, names, seed: int,
+                   augment_train: bool = True) -> dict[str, SliceDataset]:
+    cache = SliceCache.load(cache_dir)
+    rows = split_rows(cache, splits_csv, protocol)
+    label = cfg["split"]["label"]
+    out = {}
+    for name in names:
+        if name not in rows:
+            raise DataError(f"{splits_csv}: protocol {protocol} has no '{name}' split")
+        transform = build_augmentation(cfg.get("augmentation"), seed) if (
+            name == "train" and augment_train) else None
+        out[name] = SliceDataset(cache, rows[name], label, transform)
+    return out

@@ -1,0 +1,66 @@
+"""Optimisers and learning-rate schedules named in study configs.
+
+Schedules step either per iteration ("poly", as Swin-Unet and the brain_ct paper, eq. 6:
+lr = base * (1 - iter / max_iter) ** power) or per epoch ("plateau": ReduceLROnPlateau on the
+monitored validation metric), or never ("constant").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from medbench.errors import ConfigError
+
+
+def build_optimizer(cfg: dict, params, lr: float) -> torch.optim.Optimizer:
+    name = cfg["name"]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.get("momentum", 0.0),
+                               weight_decay=cfg.get("weight_decay", 0.0))
+    if name in ("adam", "adamw"):
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return cls(params, lr=lr, betas=tuple(cfg.get("betas", (0.9, 0.999))),
+                   weight_decay=cfg.get("weight_decay", 0.0))
+    raise ConfigError(f"optimizer.name: unknown optimiser '{name}'; known: sgd, adam, adamw")
+
+
+@dataclass
+class Schedule:
+    scheduler: object | None
+    interval: str  # "step", "epoch" or "never"
+
+    def step_iteration(self) -> None:
+        if self.interval == "step":
+            self.scheduler.step()
+
+    def step_epoch(self, monitored: float | None) -> None:
+        if self.interval == "epoch" and monitored is not None:
+            self.scheduler.step(monitored)
+
+    def state_dict(self) -> dict:
+        return self.scheduler.state_dict() if self.scheduler else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler:
+            self.scheduler.load_state_dict(state)
+
+
+def poly_factor(iteration: int, max_iterations: int, power: float) -> float:
+    return max(0.0, 1.0 - iteration / max_iterations) ** power
+
+
+def build_schedule(cfg: dict, optimizer, steps_per_epoch: int, epochs: int, mode: str) -> Schedule:
+    name = cfg["name"]
+    if name == "poly":
+        total, power = steps_per_epoch * epochs, cfg.get("power", 0.9)
+        sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: poly_factor(it, total, power))
+        return Schedule(sched, "step")
+    if name == "plateau":
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=cfg.get("factor", 0.1), patience=cfg.get("patience", 10))
+        return Schedule(sched, "epoch")
+    if name == "constant":
+        return Schedule(None, "never")
+    raise ConfigError(f"schedule.name: unknown schedule '{name}'; known: poly, plateau, constant")

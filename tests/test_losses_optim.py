@@ -1,0 +1,92 @@
+"""Multi-task loss composition and the learning-rate schedules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from segmentation_models_pytorch.losses import DiceLoss
+
+from medbench.errors import ConfigError
+from medbench.train.losses import MultiTaskLoss
+from medbench.train.optim import build_optimizer, build_schedule, poly_factor
+
+
+def _batch_and_outputs(has_mask):
+    torch.manual_seed(0)
+    n = len(has_mask)
+    batch = {"image": torch.rand(n, 1, 8, 8), "label": torch.tensor([0, 1, 1, 0][:n]),
+             "mask": (torch.rand(n, 8, 8) > 0.7).long(), "has_mask": torch.tensor(has_mask)}
+    outputs = {"cls": torch.randn(n, 2), "seg": torch.randn(n, 2, 8, 8), "rec": torch.rand(n, 1, 8, 8)}
+    return batch, outputs
+
+
+def test_weighted_sum_of_the_papers_terms():
+    batch, out = _batch_and_outputs([True, True, True, True])
+    loss_fn = MultiTaskLoss({"cls": 0.3, "seg": 0.4, "rec": 0.4}, {"ce_weight": 0.4, "dice_weight": 0.6})
+    total, parts = loss_fn(out, batch)
+    seg = 0.4 * F.cross_entropy(out["seg"], batch["mask"]) + 0.6 * DiceLoss("multiclass")(
+        out["seg"], batch["mask"])
+    expected = 0.3 * F.cross_entropy(out["cls"], batch["label"]) + 0.4 * seg + 0.4 * F.mse_loss(
+        out["rec"], batch["image"])
+    assert float(total) == pytest.approx(float(expected), rel=1e-6)
+    assert set(parts) == {"cls", "seg", "rec"}
+
+
+def test_segmentation_loss_ignores_samples_without_mask():
+    batch, out = _batch_and_outputs([True, False, True, False])
+    loss_fn = MultiTaskLoss({"seg": 1.0})
+    before, _ = loss_fn(out, batch)
+    out["seg"][[1, 3]] = torch.randn(2, 2, 8, 8) * 100  # unmasked samples' predictions change
+    after, _ = loss_fn(out, batch)
+    assert float(before) == pytest.approx(float(after))
+    out["seg"][0, 1] += 5.0  # foreground logit of a masked sample
+    changed, _ = loss_fn(out, batch)
+    assert float(changed) != pytest.approx(float(before))
+
+
+def test_batch_without_masks_gives_zero_seg_loss_with_gradient_path():
+    batch, out = _batch_and_outputs([False, False])
+    out["seg"].requires_grad_(True)
+    total, parts = MultiTaskLoss({"seg": 1.0})(out, batch)
+    total.backward()
+    assert parts["seg"] == 0.0 and out["seg"].grad is not None
+
+
+def test_unknown_task_weight_is_config_error():
+    with pytest.raises(ConfigError, match=r"unknown task\(s\) \['depth'\]"):
+        MultiTaskLoss({"cls": 1.0, "depth": 1.0})
+
+
+def test_poly_schedule_steps_every_iteration():
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = build_optimizer({"name": "sgd", "momentum": 0.9, "weight_decay": 1e-4}, [param], lr=0.01)
+    schedule = build_schedule({"name": "poly", "power": 0.9}, opt, steps_per_epoch=5, epochs=2,
+                              mode="max")
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step_iteration()
+    expected = [0.01 * (1 - it / 10) ** 0.9 for it in range(10)]
+    assert lrs == pytest.approx(expected)
+    assert poly_factor(10, 10, 0.9) == 0.0
+    assert opt.param_groups[0]["momentum"] == 0.9 and opt.param_groups[0]["weight_decay"] == 1e-4
+
+
+def test_plateau_schedule_reduces_on_stalled_metric():
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = build_optimizer({"name": "adam"}, [param], lr=5e-5)
+    schedule = build_schedule({"name": "plateau", "factor": 0.5, "patience": 1}, opt, 3, 10, "max")
+    for metric in (0.5, 0.5, 0.5):
+        schedule.step_iteration()  # no effect for an epoch-level schedule
+        schedule.step_epoch(metric)
+    assert opt.param_groups[0]["lr"] == pytest.approx(2.5e-5)
+
+
+def test_unknown_optimiser_and_schedule():
+    with pytest.raises(ConfigError, match="unknown optimiser 'lamb'"):
+        build_optimizer({"name": "lamb"}, [torch.nn.Parameter(torch.zeros(1))], 0.1)
+    opt = build_optimizer({"name": "sgd"}, [torch.nn.Parameter(torch.zeros(1))], 0.1)
+    with pytest.raises(ConfigError, match="unknown schedule 'cosine'"):
+        build_schedule({"name": "cosine"}, opt, 1, 1, "max")

@@ -1,0 +1,106 @@
+"""Registry, output shapes of every registered model, and Swin-Unet's fidelity."""
+
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+
+from medbench.errors import ConfigError
+from medbench.models import create_model, list_models
+from medbench.models.swin_unet import MTLSwinUnet, PatchExpand, load_imagenet_swin
+
+SMALL_SWIN = {"img_size": 32, "embed_dim": 24, "window_size": 2, "num_heads": [1, 2, 3, 4]}
+SMALL = {"resnet152": {}, "swin_unet": SMALL_SWIN, "mtl_swin_unet": SMALL_SWIN}
+EXPECTED_OUTPUTS = {"resnet152": {"cls"}, "swin_unet": {"seg"}, "mtl_swin_unet": {"cls", "seg", "rec"}}
+
+
+def test_registry_lists_the_models_of_this_study():
+    assert {"resnet152", "swin_unet", "mtl_swin_unet"} <= set(list_models())
+    assert list_models("swin*") == ["swin_unet"]
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_output_shapes(name):
+    torch.manual_seed(0)
+    model = create_model(name, **SMALL[name]).eval()
+    with torch.no_grad():
+        out = model(torch.rand(2, 1, 32, 32))
+    assert set(out) == EXPECTED_OUTPUTS[name]
+    shapes = {"cls": (2, 2), "seg": (2, 2, 32, 32), "rec": (2, 1, 32, 32)}
+    for task, tensor in out.items():
+        assert tuple(tensor.shape) == shapes[task]
+
+
+def _official_swin_unet_parameters(num_classes, C=96, depths=(2, 2, 2, 2), heads=(3, 6, 12, 24),
+                                   window=7, img=224, patch=4):
+    """Parameter count of HuCaoFighting/Swin-Unet's SwinTransformerSys, module by module."""
+    def block(d, h, w):  # 2 LayerNorms, qkv, proj, relative position table, MLP
+        return 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (2 * w - 1) ** 2 * h + 8 * d * d + 5 * d
+
+    grid, n = img // patch, len(depths)
+    total = 3 * C * patch * patch + C + 2 * C  # patch embedding conv + LayerNorm
+    for i in range(n):
+        d, w = C * 2**i, min(window, grid // 2**i)
+        total += depths[i] * block(d, heads[i], w)
+        total += (8 * d + 8 * d * d) if i < n - 1 else 2 * d  # PatchMerging / final norm
+    d = C * 2 ** (n - 1)
+    total += 2 * d * d + d  # first PatchExpand
+    for i in range(n - 2, -1, -1):
+        d, w = C * 2**i, min(window, grid // 2**i)
+        total += 2 * d * d + d + depths[i] * block(d, heads[i], w)
+        total += (2 * d * d + d) if i > 0 else 0
+    return total + 2 * C + 16 * C * C + 2 * C + C * num_classes
+
+
+def test_swin_unet_has_the_official_parameter_count():
+    model = create_model("swin_unet", num_classes=9, img_size=224)
+    n = sum(p.numel() for p in model.parameters())
+    assert n == _official_swin_unet_parameters(9) == 27_168_900  # "27.17M" in the Swin-Unet paper
+
+
+def test_patch_expand_rearranges_channels_into_space():
+    expand = PatchExpand(8, scale=2)
+    with torch.no_grad():
+        expand.expand.weight.copy_(torch.eye(16, 8))  # keep channels 0..7, zero the rest
+    x = torch.arange(8.0).view(1, 1, 1, 8)
+    raw = expand.expand(x).view(1, 1, 1, 2, 2, 4)
+    y = expand(x)
+    assert y.shape == (1, 2, 2, 4)
+    # (p1, p2, c) order: pixel (0, 1) holds channels 4..7 before normalisation
+    torch.testing.assert_close(y[0, 0, 1], torch.nn.functional.layer_norm(raw[0, 0, 0, 0, 1], (4,)))
+
+
+def test_shared_decoder_has_fewer_parameters_than_separate():
+    shared = MTLSwinUnet(decoder="shared", **SMALL_SWIN)
+    separate = MTLSwinUnet(decoder="separate", **SMALL_SWIN)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert len(shared.decoders) == 1 and len(separate.decoders) == 2
+    assert count(separate) - count(shared) == count(shared.decoders[0])
+
+
+def test_task_subsets():
+    cls_rec = MTLSwinUnet(tasks=("cls", "rec"), **SMALL_SWIN)
+    assert set(cls_rec(torch.rand(1, 1, 32, 32))) == {"cls", "rec"}
+    with pytest.raises(ValueError, match="subset of cls/seg/rec"):
+        MTLSwinUnet(tasks=("cls", "depth"), **SMALL_SWIN)
+
+
+def test_imagenet_weights_seed_encoder_and_mirrored_decoder():
+    """With a timm Swin-T state dict as source, encoder stage i and decoder level i get the same
+    block weights (Swin-Unet's initialisation); stage 3's third block (depths 2,2,6,2) is unused."""
+    source = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False).state_dict()
+    model = MTLSwinUnet(img_size=224)
+    stats = load_imagenet_swin(model, source=source)
+    assert stats["loaded"] > 100 and stats["skipped"] > 0
+    enc = model.encoder.body.layers[1].blocks[0].attn.qkv.weight
+    dec = model.decoders[0].stages[1].blocks[0].attn.qkv.weight  # stage 1 decodes level 1
+    torch.testing.assert_close(enc, source["layers.1.blocks.0.attn.qkv.weight"])
+    torch.testing.assert_close(dec, source["layers.1.blocks.0.attn.qkv.weight"])
+
+
+def test_unknown_architecture_and_arguments_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown model architecture 'resnet999'"):
+        create_model("resnet999")
+    with pytest.raises(ConfigError, match="swin_unet.*bad arguments"):
+        create_model("swin_unet", windw_size=4)

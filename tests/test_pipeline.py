@@ -1,0 +1,101 @@
+"""End to end through Snakemake on the smoke config: table, bad input, kill + resume."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+SMOKE = ["--configfile", "config/smoke.yaml"]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE, *args]
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """A copy of the workflow that has run the smoke pipeline to results/table1.csv."""
+    work = tmp_path_factory.mktemp("pipeline")
+    for name in ("Snakefile", "workflow", "config"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    run = snakemake(work, "results/table1.csv")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return work
+
+
+def test_toy_pipeline_fills_the_implemented_rows(workdir):
+    table = pd.read_csv(workdir / "results" / "table1.csv").set_index("model")
+    assert len(table) == 12
+    assert 0 <= table.loc["swin_unet", "iou_seg"] <= 1
+    for model in ("resnet152", "mtl_swin_unet_cls_seg_rec"):
+        row = table.loc[model]
+        assert row[["h1_4_acc", "h1_4_auc", "h5_11_acc", "h5_11_auc"]].between(0, 1).all()
+    md = (workdir / "results" / "table1.md").read_text()
+    assert "**Toy data**" in md and "MTL-Swin-Unet(cls+seg+rec)" in md
+    leakage = pd.read_csv(workdir / "data" / "interim" / "brain_ct" / "leakage.csv")
+    assert set(leakage["protocol"]) == {"paper", "patient_disjoint"}
+
+
+def test_second_run_has_nothing_to_do(workdir):
+    run = snakemake(workdir, "-n", "results/table1.csv")
+    assert run.returncode == 0 and "Nothing to be done" in run.stdout + run.stderr
+
+
+def test_truncated_dicom_stops_the_run_and_no_table_is_written(workdir, tmp_path):
+    work = tmp_path / "bad"
+    shutil.copytree(workdir, work, ignore=shutil.ignore_patterns("results", "runs", ".snakemake"))
+    raw = work / "data" / "raw" / "brain_ct"
+    manifest = pd.read_csv(raw / "manifest.csv", dtype=str, keep_default_na=False)
+    good = raw / manifest.loc[0, "dicom"]
+    bad = good.with_name("slice_truncated.dcm")
+    bad.write_bytes(good.read_bytes()[:3000])
+    extra = manifest.iloc[[0]].assign(dicom=str(bad.relative_to(raw)))
+    pd.concat([manifest, extra]).to_csv(raw / "manifest.csv", index=False)
+
+    run = snakemake(work, "results/table1.csv")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "slice_truncated.dcm: pixel data unreadable or truncated" in output
+    assert not (work / "results" / "table1.csv").exists()
+    assert not (work / "data" / "interim" / "brain_ct" / "slices" / "images.npy").exists()
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(workdir, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "medbench.cli", "--threads", "1", "train",
+           "--config", "config/studies/brain_ct.yaml", "--override",
+           '{"data": {"image_size": 32}, "training": {"pretrained": false}, "models": '
+           '{"mtl_swin_unet_cls_seg_rec": {"batch_size": 4, "epochs": 3, '
+           '"model_args": {"window_size": 2, "embed_dim": 24}}}}',
+           "--model", "mtl_swin_unet_cls_seg_rec", "--cache", "data/interim/brain_ct/slices",
+           "--splits", "data/interim/brain_ct/splits.csv", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    last = out / "checkpoints" / "last.pt"
+    deadline = time.time() + 300
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-epoch 2: only epoch 1 is checkpointed
+    proc.wait()
+    assert not (out / "model.pt").exists()
+
+    rerun = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "resuming from" in rerun.stderr and "after epoch 1" in rerun.stderr
+    assert "epoch 1/3 {" not in rerun.stderr  # epoch 1 was not trained again
+    assert list(pd.read_csv(out / "metrics.csv")["epoch"]) == [1, 2, 3]
+    assert (out / "model.pt").exists()

@@ -1,0 +1,68 @@
+"""Result tables: paper rows and columns, our values only where run, Markdown beside the paper."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from medbench.config import load_study_config
+from medbench.report.tables import build_table, read_paper_results, render_markdown, table_columns
+
+from .conftest import REPO, STUDY_YAML
+
+
+@pytest.fixture(scope="module")
+def table_cfg():
+    return load_study_config(STUDY_YAML)["table"]
+
+
+@pytest.fixture(scope="module")
+def paper(table_cfg):
+    return read_paper_results(REPO / table_cfg["paper_results"], list(table_columns(table_cfg)))
+
+
+def test_paper_table_is_the_papers_table1(paper):
+    assert len(paper) == 12
+    assert paper.loc["MTL-Swin-Unet(cls+seg+rec)", "h1_4_acc"] == pytest.approx(0.961)
+    assert paper.loc["MTL-Swin-Unet(cls+seg+rec)", "h5_11_auc"] == pytest.approx(0.799)
+    assert paper.loc["Swin-Unet (Cao et al. 2022)", "iou_seg"] == pytest.approx(0.808)
+    assert math.isnan(paper.loc["ResNet152 (He et al. 2015)", "iou_seg"])
+    assert paper.loc["ResNet152 (He et al. 2015)", "h1_4_f1"] == pytest.approx(0.692)
+
+
+METRICS = {"resnet152": {"test_h1_4": {"acc": 0.9, "prec": 0.5, "rec": 0.25, "f1": 0.6, "auc": 0.8},
+                         "test_h5_11": {"acc": 0.7, "prec": 0.2, "rec": 0.1, "f1": 0.5, "auc": 0.6}}}
+
+
+def test_our_table_has_paper_rows_and_only_our_values(table_cfg, paper):
+    ours = build_table(table_cfg, METRICS)
+    assert list(ours["method"]) == list(paper.index)
+    assert list(ours.columns[2:]) == list(table_columns(table_cfg))
+    resnet = ours.set_index("method").loc["ResNet152 (He et al. 2015)"]
+    assert resnet["h1_4_auc"] == 0.8 and resnet["h5_11_acc"] == 0.7 and math.isnan(resnet["iou_seg"])
+    others = ours[ours["model"] != "resnet152"].drop(columns=["method", "model"])
+    assert others.isna().all().all()  # nothing copied from the paper
+
+
+def test_markdown_shows_ours_paper_and_difference(table_cfg, paper):
+    md = render_markdown(table_cfg, build_table(table_cfg, METRICS), paper, "toy",
+                         {"protocol": "paper"})
+    assert "**Toy data**" in md and "not comparable" in md
+    assert "| ResNet152 (He et al. 2015) | **0.900** / 0.901 (-0.001) |" in md
+    assert "· / 0.963" in md  # Swin Transformer: not run here, paper's value shown as the paper's
+    assert "Real data" in render_markdown(table_cfg, build_table(table_cfg, METRICS), paper,
+                                          "real", {})
+
+
+def test_metrics_of_a_model_without_row_are_refused(table_cfg):
+    with pytest.raises(Exception, match="have no row"):
+        build_table(table_cfg, {"unet_typo": {}})
+
+
+def test_written_csv_round_trips(table_cfg, tmp_path):
+    ours = build_table(table_cfg, METRICS)
+    ours.to_csv(tmp_path / "t.csv", index=False)
+    again = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, na_values=[""])
+    assert again.loc[2, "h1_4_auc"] == 0.8

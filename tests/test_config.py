@@ -33,6 +33,10 @@ def test_papers_hyperparameters_are_in_the_study_yaml():
 def test_overrides_merge_deeply():
     merged = deep_merge({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"b": 5}, "d": [2]})
     assert merged == {"a": {"b": 5, "c": 2}, "d": [2]}
+    sgd = {"optimizer": {"name": "sgd", "momentum": 0.9, "weight_decay": 1e-4}}
+    assert deep_merge(sgd, {"optimizer": {"weight_decay": 0.0}})["optimizer"]["momentum"] == 0.9
+    adamw = deep_merge(sgd, {"optimizer": {"name": "adamw", "weight_decay": 0.05}})
+    assert adamw["optimizer"] == {"name": "adamw", "weight_decay": 0.05}  # no SGD momentum left
     cfg = load_study_config(STUDY_YAML, json.dumps({"models": {"swin_unet": {"epochs": 3}}}))
     assert cfg["models"]["swin_unet"]["epochs"] == 3 and cfg["models"]["swin_unet"]["lr"] == 0.01
 

@@ -46,12 +46,13 @@ def test_every_problem_is_reported_and_nothing_written(export, tmp_path):
     # 2. missing DICOM
     manifest.loc[1, "dicom"] = "hospital_01/nowhere.dcm"
     # 3. mask of the wrong size
-    masked = manifest.index[manifest["mask"] != ""][0]
+    masked_rows = manifest.index[(manifest["mask"] != "") & (manifest.index > 3)]
+    masked = masked_rows[0]
     Image.fromarray(np.zeros((10, 12), np.uint8)).save(export / manifest.loc[masked, "mask"])
     # 4. unknown label value
     manifest.loc[3, "hypodensity"] = "yes"
     # 5. missing mask file
-    other_masked = manifest.index[manifest["mask"] != ""][1]
+    other_masked = masked_rows[1]
     manifest.loc[other_masked, "mask"] = "masks/none.png"
     manifest.to_csv(export / "manifest.csv", index=False)
 

@@ -19,11 +19,18 @@ from medbench.errors import ConfigError
 
 
 def deep_merge(base: dict, override: dict | None) -> dict:
-    """Return `base` with `override` merged in: mappings recurse, anything else replaces."""
+    """Return `base` with `override` merged in: mappings recurse, anything else replaces.
+
+    A mapping whose `name` differs from the base's (another optimiser, another schedule)
+    replaces it whole, so that no option of the old one leaks into the new one.
+    """
     merged = copy.deepcopy(base)
     for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
+        old = merged.get(key)
+        same_kind = isinstance(old, dict) and value.get("name", old.get("name")) == old.get("name") \
+            if isinstance(value, dict) else False
+        if same_kind:
+            merged[key] = deep_merge(old, value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged

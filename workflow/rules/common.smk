@@ -4,7 +4,7 @@ from pathlib import Path
 
 # Software environment of every rule under --use-conda (installs this checkout).
 MEDBENCH_ENV = "../envs/medbench.yaml"
-os.environ.setdefault("MEDBENCH_ROOT", str(Path(workflow.basedir).resolve()))
+os.environ.setdefault("MEDBENCH_ROOT", str(Path(workflow.basedir).resolve().parent))
 
 # study -> the result files its rules produce; rule `all` asks for every enabled study's.
 RESULT_FILES = {"brain_ct": ["results/table1.csv", "results/table1.md"]}

@@ -108,8 +108,12 @@ class Hematoma:
     islands: tuple  # ((dx, dy, r_frac, dz), ...) relative to the hematoma
 
 
-def _scanner(hospital: int, shifted: bool, rng: np.random.Generator) -> Scanner:
-    """Training hospitals share a narrow band of scanner settings; the others spread wider."""
+def _scanner(hospital: int, shifted: bool, matrix: int, rng: np.random.Generator) -> Scanner:
+    """Training hospitals share a narrow band of scanner settings; the others spread wider.
+
+    Spacings are drawn for a 128 matrix and scaled, so the field of view (~180-210 mm) does
+    not depend on the matrix size.
+    """
     if shifted:
         noise, gain, offset = rng.uniform(7, 14), rng.uniform(0.8, 1.25), rng.uniform(-8, 8)
         blur, spacing = rng.uniform(0.3, 1.2), rng.uniform(1.35, 1.65)
@@ -118,7 +122,8 @@ def _scanner(hospital: int, shifted: bool, rng: np.random.Generator) -> Scanner:
         blur, spacing = rng.uniform(0.4, 0.7), rng.uniform(1.35, 1.45)
     return Scanner(
         institution=f"Hospital {hospital:02d}",
-        noise_hu=noise, gain=gain, offset_hu=offset, blur_px=blur, pixel_spacing_mm=spacing,
+        noise_hu=noise, gain=gain, offset_hu=offset, blur_px=blur,
+        pixel_spacing_mm=spacing * 128 / matrix,
         rescale_intercept=-1024.0 if hospital % 2 else -1000.0,
     )
 
@@ -126,7 +131,7 @@ def _scanner(hospital: int, shifted: bool, rng: np.random.Generator) -> Scanner:
 def _hematoma(n_slices: int, markers: dict, rng: np.random.Generator) -> Hematoma:
     n_islands = int(rng.integers(1, 3))
     islands = tuple(
-        (rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), rng.uniform(0.35, 0.5), rng.uniform(-0.5, 0.5))
+        (rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25), rng.uniform(0.45, 0.6), rng.uniform(-0.4, 0.4))
         for _ in range(n_islands)
     )
     return Hematoma(
@@ -207,11 +212,11 @@ def _hematoma_slice(x, y, h: Hematoma, k: int) -> tuple[np.ndarray, np.ndarray, 
     if h.markers["hypodensity"]:
         for ix, iy, rf, iz in h.islands:
             dzi = dz - iz * 0.5
-            if abs(dzi) < 0.6:
-                ri = rf * min(rx, ry) * np.sqrt(1 - (dzi / 0.6) ** 2)
+            if abs(dzi) < 0.8:
+                ri = rf * min(rx, ry) * np.sqrt(1 - (dzi / 0.8) ** 2)
                 islands |= _ellipse(x, y, cx + ix * rx, cy + iy * ry, ri, ri * 0.8, h.angle) <= 1
         islands &= region
-        hu[islands] = 28.0
+        hu[islands] = 24.0
     return region, hu, islands
 
 
@@ -280,7 +285,7 @@ def generate(out_dir: str | Path, cfg: ToyBrainCTConfig) -> pd.DataFrame:
     with atomic_dir(out_dir) as tmp:
         for hospital in progress(range(1, n_hospitals + 1), desc="toy brain_ct", unit="hospital"):
             shifted = hospital not in cfg.cue_hospitals
-            scanner = _scanner(hospital, shifted, np.random.default_rng([cfg.seed, hospital]))
+            scanner = _scanner(hospital, shifted, cfg.matrix, np.random.default_rng([cfg.seed, hospital]))
             for p in range(cfg.patients_per_hospital[hospital - 1]):
                 rows += _write_patient(tmp, cfg, hospital, p, scanner, shifted)
         manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
@@ -322,7 +327,7 @@ def _write_patient(root: Path, cfg, hospital: int, p: int, scanner: Scanner, shi
             (root / mask_rel).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(region.astype(np.uint8) * 255).save(root / mask_rel)
         labels = {m: int(visible and markers[m]) for m in MARKERS}
-        labels["hypodensity"] = int(visible and islands.sum() >= 8)  # ~2 px after resizing to 64
+        labels["hypodensity"] = int(visible and islands.sum() >= 12)  # ~3 px after resizing to 64
         rows.append((hospital, patient_id, study_date, k, str(rel), mask_rel,
                      *(labels[m] for m in MARKERS)))
     return rows

@@ -1,0 +1,30 @@
+"""The CLI: errors in inputs exit with code 2 and a message naming the file."""
+
+from __future__ import annotations
+
+from medbench.cli import main
+
+from .conftest import STUDY_YAML
+
+
+def test_bad_manifest_exits_2_naming_the_file(tmp_path, capsys):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("hospital,patient_id\n1,P1\n")
+    code = main(["ingest", "--config", str(STUDY_YAML), "--manifest", str(manifest),
+                 "--out", str(tmp_path / "cache")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{manifest}: manifest lacks required column(s)" in err
+    assert not (tmp_path / "cache").exists()
+
+
+def test_config_typo_exits_2(tmp_path, capsys):
+    code = main(["split", "--config", str(STUDY_YAML), "--override", '{"split": {"protocl": "x"}}',
+                 "--cache", str(tmp_path), "--out", "x.csv", "--leakage", "y.csv"])
+    assert code == 2
+    assert "split: Additional properties are not allowed ('protocl'" in capsys.readouterr().err
+
+
+def test_models_lists_the_registry(capsys):
+    assert main(["models"]) == 0
+    assert capsys.readouterr().out.split() == ["mtl_swin_unet", "resnet152", "swin_unet"]

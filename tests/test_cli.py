@@ -27,4 +27,5 @@ def test_config_typo_exits_2(tmp_path, capsys):
 
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
-    assert capsys.readouterr().out.split() == ["mtl_swin_unet", "resnet152", "swin_unet"]
+    assert capsys.readouterr().out.split() == ["joint_cnn", "joint_swin", "mtl_swin_unet", "resnet152",
+                                              "swin_transformer", "swin_unet", "unet"]

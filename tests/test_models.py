@@ -11,13 +11,18 @@ from medbench.models import create_model, list_models
 from medbench.models.swin_unet import MTLSwinUnet, PatchExpand, load_imagenet_swin
 
 SMALL_SWIN = {"img_size": 32, "embed_dim": 24, "window_size": 2, "num_heads": [1, 2, 3, 4]}
-SMALL = {"resnet152": {}, "swin_unet": SMALL_SWIN, "mtl_swin_unet": SMALL_SWIN}
-EXPECTED_OUTPUTS = {"resnet152": {"cls"}, "swin_unet": {"seg"}, "mtl_swin_unet": {"cls", "seg", "rec"}}
+SMALL = {"resnet152": {}, "swin_unet": SMALL_SWIN, "mtl_swin_unet": SMALL_SWIN,
+         "swin_transformer": SMALL_SWIN, "joint_swin": SMALL_SWIN, "unet": {"encoder_name": "resnet18"},
+         "joint_cnn": {}}
+EXPECTED_OUTPUTS = {"resnet152": {"cls"}, "swin_unet": {"seg"}, "mtl_swin_unet": {"cls", "seg", "rec"},
+                    "swin_transformer": {"cls"}, "joint_swin": {"cls"}, "unet": {"seg"},
+                    "joint_cnn": {"cls"}}
 
 
 def test_registry_lists_the_models_of_this_study():
-    assert {"resnet152", "swin_unet", "mtl_swin_unet"} <= set(list_models())
-    assert list_models("swin*") == ["swin_unet"]
+    assert {"resnet152", "swin_unet", "mtl_swin_unet", "swin_transformer", "unet", "joint_swin",
+            "joint_cnn"} == set(list_models())
+    assert list_models("swin*") == ["swin_transformer", "swin_unet"]
 
 
 @pytest.mark.parametrize("name", list_models())

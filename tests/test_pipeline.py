@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.slow
 SMOKE = ["--configfile", "config/smoke.yaml"]
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, *SMOKE]  # nargs="+" flag last
+def snakemake(workdir: Path, *args: str, configs: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, *SMOKE, *configs]  # nargs="+" last
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=1200)
 
 
@@ -51,6 +52,24 @@ def test_toy_pipeline_fills_the_implemented_rows(workdir):
 def test_second_run_has_nothing_to_do(workdir):
     run = snakemake(workdir, "-n", "results/table1.csv")
     assert run.returncode == 0 and "Nothing to be done" in run.stdout + run.stderr
+
+
+def test_a_config_edit_reruns_exactly_the_steps_it_concerns(workdir):
+    (workdir / "edit.yaml").write_text("brain_ct:\n  overrides:\n    models:\n"
+                                       "      resnet152: {epochs: 2}\n")
+    run = snakemake(workdir, "-n", "results/table1.csv", configs=("edit.yaml",))
+    assert run.returncode == 0, run.stderr[-2000:]
+    stats = re.findall(r"^(brain_ct_\w+)\s+(\d+)$", run.stdout, flags=re.MULTILINE)
+    assert dict(stats) == {"brain_ct_train": "1", "brain_ct_predict": "1",
+                           "brain_ct_evaluate": "1", "brain_ct_table": "1"}, run.stdout[-2000:]
+    assert "wildcards: brain_ct_model=resnet152" in run.stdout
+
+
+def test_unknown_model_in_run_config_fails_before_any_job(workdir):
+    (workdir / "typo.yaml").write_text("brain_ct:\n  models: [swin_unte]\n")
+    run = snakemake(workdir, "-n", "results/table1.csv", configs=("typo.yaml",))
+    assert run.returncode != 0
+    assert "brain_ct.models lists ['swin_unte'], which are no rows of table1" in run.stdout + run.stderr
 
 
 def test_truncated_dicom_stops_the_run_and_no_table_is_written(workdir, tmp_path):

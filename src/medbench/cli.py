@@ -61,7 +61,7 @@ def _cmd_train(args) -> None:
     from medbench.train.run import train_model
 
     result = train_model(_study(args), args.model, args.protocol, args.cache, args.splits,
-                         args.out, device=args.device)
+                         args.out, device=args.device, frozen_checkpoint=args.frozen_checkpoint)
     log.info("best epoch %s (%s)", result["best_epoch"], result["best_score"])
 
 
@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
         if name == "train":
             p.add_argument("--model", required=True, help="a model key of the study YAML")
+            p.add_argument("--frozen-checkpoint", default=None,
+                           help="model.pt of the run named by the model's `requires` (joint models)")
         else:
             p.add_argument("--model-file", required=True)
 

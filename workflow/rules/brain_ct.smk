@@ -1,12 +1,16 @@
 # brain_ct: DICOM export -> slice cache -> splits -> one run per model -> results/table1.*
 BRAIN_CT = config["brain_ct"]
+BRAIN_CT_STUDY = load_study_config(BRAIN_CT["study_config"], BRAIN_CT.get("overrides"))
 BRAIN_CT_INTERIM = "data/interim/brain_ct"
 BRAIN_CT_RUNS = f"runs/brain_ct/{BRAIN_CT['protocol']}"
+BRAIN_CT_MODEL_SECTIONS = ("seed", "data", "split", "augmentation")
 BRAIN_CT_SLICES = multiext(f"{BRAIN_CT_INTERIM}/slices/", "images.npy", "masks.npy", "index.csv")
+check_table_models(BRAIN_CT_STUDY, BRAIN_CT["models"], "brain_ct")
 
 
 wildcard_constraints:
-    brain_ct_model="|".join(BRAIN_CT["models"]),
+    # every model of the study can be trained (joint models need their segmentation run)
+    brain_ct_model="|".join(BRAIN_CT_STUDY["models"]),
 
 
 if config["data_kind"] == "toy":
@@ -30,18 +34,18 @@ rule brain_ct_ingest:
     """Validate every manifest row (reporting all problems at once), then window + resize."""
     input:
         manifest=BRAIN_CT["manifest"],
-        study=BRAIN_CT["study_config"],
     output:
         BRAIN_CT_SLICES,
     params:
-        override=study_override("brain_ct"),
+        study=BRAIN_CT["study_config"],
+        override=resolved(BRAIN_CT_STUDY, "data"),
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     conda:
         MEDBENCH_ENV
     log:
         "logs/brain_ct/ingest.log",
     shell:
-        "medbench ingest --config {input.study} --override {params.override:q} "
+        "medbench ingest --config {params.study} --override {params.override:q} "
         "--manifest {input.manifest} --out {params.out_dir} > {log} 2>&1"
 
 
@@ -49,19 +53,19 @@ rule brain_ct_split:
     """Both split protocols side by side, and the patient-leakage report."""
     input:
         slices=BRAIN_CT_SLICES,
-        study=BRAIN_CT["study_config"],
     output:
         splits=f"{BRAIN_CT_INTERIM}/splits.csv",
         leakage=f"{BRAIN_CT_INTERIM}/leakage.csv",
     params:
-        override=study_override("brain_ct"),
+        study=BRAIN_CT["study_config"],
+        override=resolved(BRAIN_CT_STUDY, "seed", "data", "split"),
         cache=lambda wildcards, input: os.path.dirname(input.slices[0]),
     conda:
         MEDBENCH_ENV
     log:
         "logs/brain_ct/split.log",
     shell:
-        "medbench split --config {input.study} --override {params.override:q} "
+        "medbench split --config {params.study} --override {params.override:q} "
         "--cache {params.cache} --out {output.splits} --leakage {output.leakage} > {log} 2>&1"
 
 
@@ -70,24 +74,27 @@ rule brain_ct_train:
     input:
         slices=BRAIN_CT_SLICES,
         splits=rules.brain_ct_split.output.splits,
-        study=BRAIN_CT["study_config"],
+        # joint models: the run whose encoder they freeze (their `requires`)
+        frozen=lambda wc: required_checkpoint(BRAIN_CT_STUDY, wc.brain_ct_model, BRAIN_CT_RUNS),
     output:
         model=f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/model.pt",
         metrics=f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/metrics.csv",
     params:
-        override=study_override("brain_ct"),
+        study=BRAIN_CT["study_config"],
+        override=lambda wc: resolved(BRAIN_CT_STUDY, *BRAIN_CT_MODEL_SECTIONS, model=wc.brain_ct_model),
         cache=lambda wildcards, input: os.path.dirname(input.slices[0]),
         protocol=BRAIN_CT["protocol"],
         run_dir=lambda wildcards, output: os.path.dirname(output.model),
+        frozen=lambda wildcards, input: frozen_argument(input.frozen),
     threads: job_threads()
     conda:
         MEDBENCH_ENV
     log:
         "logs/brain_ct/train_{brain_ct_model}.log",
     shell:
-        "medbench --threads {threads} train --config {input.study} --override {params.override:q} "
+        "medbench --threads {threads} train --config {params.study} --override {params.override:q} "
         "--model {wildcards.brain_ct_model} --protocol {params.protocol} --cache {params.cache} "
-        "--splits {input.splits} --out {params.run_dir} > {log} 2>&1"
+        "--splits {input.splits} --out {params.run_dir} {params.frozen} > {log} 2>&1"
 
 
 rule brain_ct_predict:
@@ -95,12 +102,12 @@ rule brain_ct_predict:
         model=rules.brain_ct_train.output.model,
         slices=BRAIN_CT_SLICES,
         splits=rules.brain_ct_split.output.splits,
-        study=BRAIN_CT["study_config"],
     output:
         multiext(f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/predictions/test_h1_4", ".csv", ".npz"),
         multiext(f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/predictions/test_h5_11", ".csv", ".npz"),
     params:
-        override=study_override("brain_ct"),
+        study=BRAIN_CT["study_config"],
+        override=lambda wc: resolved(BRAIN_CT_STUDY, *BRAIN_CT_MODEL_SECTIONS, model=wc.brain_ct_model),
         cache=lambda wildcards, input: os.path.dirname(input.slices[0]),
         protocol=BRAIN_CT["protocol"],
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
@@ -110,7 +117,7 @@ rule brain_ct_predict:
     log:
         "logs/brain_ct/predict_{brain_ct_model}.log",
     shell:
-        "medbench --threads {threads} predict --config {input.study} --override {params.override:q} "
+        "medbench --threads {threads} predict --config {params.study} --override {params.override:q} "
         "--model-file {input.model} --protocol {params.protocol} --cache {params.cache} "
         "--splits {input.splits} --out {params.out_dir} > {log} 2>&1"
 
@@ -134,13 +141,13 @@ rule brain_ct_table:
     """The paper's Table 1 with our values; Markdown shows ours beside the paper's."""
     input:
         metrics=expand(f"{BRAIN_CT_RUNS}/{{m}}/metrics.json", m=BRAIN_CT["models"]),
-        study=BRAIN_CT["study_config"],
         paper="config/paper_results/table1.csv",
     output:
         csv="results/table1.csv",
         md="results/table1.md",
     params:
-        override=study_override("brain_ct"),
+        study=BRAIN_CT["study_config"],
+        override=resolved(BRAIN_CT_STUDY, "seed", "data", "table"),
         protocol=BRAIN_CT["protocol"],
         data_kind=config["data_kind"],
     conda:
@@ -148,6 +155,6 @@ rule brain_ct_table:
     log:
         "logs/brain_ct/table.log",
     shell:
-        "medbench table --config {input.study} --override {params.override:q} "
+        "medbench table --config {params.study} --override {params.override:q} "
         "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
         "--csv {output.csv} --md {output.md} > {log} 2>&1"

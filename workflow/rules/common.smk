@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+from medbench.config import load_study_config, model_config
+
 # Software environment of every rule under --use-conda (installs this checkout).
 MEDBENCH_ENV = "../envs/medbench.yaml"
 os.environ.setdefault("MEDBENCH_ROOT", str(Path(workflow.basedir).resolve().parent))
@@ -14,9 +16,16 @@ def result_tables():
     return [path for study in config["studies"] for path in RESULT_FILES[study]]
 
 
-def study_override(study):
-    """The run's budget overrides of a study, as JSON for `medbench ... --override`."""
-    return json.dumps(config[study].get("overrides") or {}, sort_keys=True)
+def resolved(study_cfg, *sections, model=None):
+    """The resolved config sections a rule uses, as JSON for `medbench ... --override`.
+
+    Snakemake reruns a rule when its params change, so passing exactly what a rule uses makes
+    an edit (one model's epochs, the HU window) rerun exactly the steps it concerns.
+    """
+    picked = {key: study_cfg[key] for key in sections if key in study_cfg}
+    if model is not None:
+        picked["models"] = {model: model_config(study_cfg, model)}
+    return json.dumps(picked, sort_keys=True)
 
 
 def toy_params(study):
@@ -28,3 +37,24 @@ def job_threads():
     (jobs then run one after another, which is fastest on small machines: torch jobs
     sharing cores slow each other down far more than they gain)."""
     return config["threads_per_job"] or workflow.cores
+
+
+def check_table_models(study_cfg, models, study):
+    """Every model a run asks for must be a row of the study's table (fail before training)."""
+    rows = {row.get("model") for row in study_cfg["table"]["rows"]}
+    unknown = [m for m in models if m not in rows]
+    if unknown:
+        raise ValueError(
+            f"config: {study}.models lists {unknown}, which are no rows of "
+            f"{study_cfg['table']['name']}; rows: {sorted(r for r in rows if r)}"
+        )
+
+
+def required_checkpoint(study_cfg, model, runs_dir):
+    """[model.pt of the run `model` freezes] for joint models, [] otherwise."""
+    required = model_config(study_cfg, model).get("requires")
+    return [f"{runs_dir}/{required}/model.pt"] if required else []
+
+
+def frozen_argument(paths):
+    return " ".join(f"--frozen-checkpoint {path}" for path in paths)

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 from timm.models.swin_transformer import SwinTransformer, SwinTransformerBlock
 
+from medbench.models.pretrained import imagenet_swin_state, load_matching
 from medbench.models.registry import register_model
 
 log = logging.getLogger(__name__)
@@ -195,12 +196,7 @@ def load_imagenet_swin(model: MTLSwinUnet, path: str | None = None,
     checkpoint stage, another window size) are skipped and counted.
     """
     if source is None:
-        import timm
-
-        overlay = {"file": path} if path else None
-        source = timm.create_model("swin_tiny_patch4_window7_224", pretrained=True,
-                                   pretrained_cfg_overlay=overlay).state_dict()
-    target = model.state_dict()
+        source = imagenet_swin_state(path)
     mapped: dict[str, torch.Tensor] = {}
     n_levels = len(model.encoder.body.layers)
     for key, value in source.items():
@@ -210,12 +206,7 @@ def load_imagenet_swin(model: MTLSwinUnet, path: str | None = None,
             stage = n_levels - 2 - int(parts[1])
             for d in range(len(model.decoders)):
                 mapped[f"decoders.{d}.stages.{stage}.{'.'.join(parts[2:])}"] = value
-    usable = {k: v for k, v in mapped.items() if k in target and target[k].shape == v.shape}
-    model.load_state_dict(usable, strict=False)
-    stats = {"loaded": len(usable), "skipped": len(mapped) - len(usable)}
-    log.info("ImageNet Swin weights: %(loaded)d tensors loaded, %(skipped)d skipped", stats)
-    return stats
-
+    return load_matching(model, mapped, "ImageNet Swin weights (encoder + mirrored decoder)")
 
 @register_model
 def swin_unet(num_classes: int = 2, **kwargs) -> nn.Module:

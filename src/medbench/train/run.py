@@ -8,6 +8,8 @@ from pathlib import Path
 
 from medbench.config import model_config
 from medbench.data.study_data import split_datasets
+from medbench.errors import ConfigError
+from medbench.fileio import file_digest
 from medbench.models import create_model
 from medbench.seeding import seed_everything
 from medbench.train.losses import MultiTaskLoss
@@ -24,33 +26,49 @@ def model_arguments(cfg: dict, recipe: dict) -> dict:
             "pretrained_path": recipe.get("pretrained_path")}
 
 
+def _check_frozen(model_name: str, recipe: dict, frozen_checkpoint) -> None:
+    required = recipe.get("requires")
+    if required and not frozen_checkpoint:
+        raise ConfigError(f"model '{model_name}' needs --frozen-checkpoint (the '{required}' run)")
+    if frozen_checkpoint and not required:
+        raise ConfigError(f"model '{model_name}' has no `requires`: it takes no frozen checkpoint")
+
+
+def _fingerprint(cfg, recipe, protocol, cache_dir, splits_csv, frozen_checkpoint) -> dict:
+    """What a checkpoint must match to be resumed: recipe, protocol and input contents."""
+    inputs = [*sorted(Path(cache_dir).glob("*")), splits_csv, frozen_checkpoint]
+    return {"recipe": recipe, "protocol": protocol, "seed": cfg["seed"], "data": cfg["data"],
+            "augmentation": cfg.get("augmentation"),
+            "inputs": [file_digest(f) for f in inputs if f]}
+
+
 def train_model(cfg: dict, model_name: str, protocol: str, cache_dir, splits_csv, out_dir,
-                device: str | None = None) -> dict:
+                device: str | None = None, frozen_checkpoint: str | None = None) -> dict:
     recipe = model_config(cfg, model_name)
-    seed = cfg["seed"]
-    seed_everything(seed)
-    data = split_datasets(cfg, cache_dir, splits_csv, protocol, ("train", "val"), seed)
+    _check_frozen(model_name, recipe, frozen_checkpoint)
+    seed_everything(cfg["seed"])
+    data = split_datasets(cfg, cache_dir, splits_csv, protocol, ("train", "val"), cfg["seed"])
     args = model_arguments(cfg, recipe)
-    model = create_model(recipe["arch"], **args)
-    loss_fn = MultiTaskLoss(recipe["loss"]["weights"], recipe["loss"].get("seg"))
+    frozen = {"frozen_checkpoint": str(frozen_checkpoint)} if frozen_checkpoint else {}
+    model = create_model(recipe["arch"], **args, **frozen)
     optimizer = build_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"])
     steps = math.ceil(len(data["train"]) / recipe["batch_size"])
-    schedule = build_schedule(recipe["schedule"], optimizer, steps, recipe["epochs"],
-                              recipe["monitor"]["mode"])
+    mode = recipe["monitor"]["mode"]
     trainer_cfg = TrainerConfig(
         epochs=recipe["epochs"], batch_size=recipe["batch_size"],
         val_batch_size=recipe.get("val_batch_size", recipe["batch_size"]),
-        monitor=recipe["monitor"]["metric"], mode=recipe["monitor"]["mode"], seed=seed,
+        monitor=recipe["monitor"]["metric"], mode=mode, seed=cfg["seed"],
         num_workers=recipe.get("num_workers", 0), device=device or recipe.get("device", "auto"),
         amp=recipe.get("amp", True),
-        fingerprint={"recipe": recipe, "protocol": protocol, "seed": seed,
-                     "data": cfg["data"], "augmentation": cfg.get("augmentation")},
+        fingerprint=_fingerprint(cfg, recipe, protocol, cache_dir, splits_csv, frozen_checkpoint),
     )
-    meta = {"arch": recipe["arch"], "model_args": {**args, "pretrained": False,
-                                                   "pretrained_path": None},
-            "model": model_name, "tasks": list(recipe["loss"]["weights"])}
+    # The checkpoint holds the frozen weights too: rebuilding it needs no frozen path or download.
+    meta = {"arch": recipe["arch"], "model": model_name, "tasks": list(recipe["loss"]["weights"]),
+            "model_args": {**args, "pretrained": False, "pretrained_path": None}}
     log.info("training %s (%s) on %d slices, validating on %d; %d epochs of %d steps",
              model_name, recipe["arch"], len(data["train"]), len(data["val"]), recipe["epochs"], steps)
-    trainer = Trainer(model, loss_fn, optimizer, schedule, data["train"], data["val"],
-                      Path(out_dir), trainer_cfg, meta)
+    trainer = Trainer(model, MultiTaskLoss(recipe["loss"]["weights"], recipe["loss"].get("seg")),
+                      optimizer, build_schedule(recipe["schedule"], optimizer, steps,
+                                                recipe["epochs"], mode),
+                      data["train"], data["val"], Path(out_dir), trainer_cfg, meta)
     return trainer.fit()

@@ -83,8 +83,12 @@ class Trainer:
             json.dumps(cfg.fingerprint, sort_keys=True, default=str).encode()).hexdigest()
 
     # ------------------------------------------------------------------ data
+    def _epoch_seed(self, epoch: int) -> int:
+        """Every random stream of an epoch derives from (seed, epoch): resume is exact."""
+        return self.cfg.seed * 100_003 + epoch
+
     def _loader(self, data: Dataset, batch_size: int, shuffle: bool, epoch: int) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+        generator = torch.Generator().manual_seed(self._epoch_seed(epoch))
         return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator,
                           num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda",
                           worker_init_fn=_reseed_worker if self.cfg.num_workers else None,
@@ -98,10 +102,10 @@ class Trainer:
         start_epoch = self._resume()
         for epoch in range(start_epoch, self.cfg.epochs + 1):
             t0 = time.time()
-            torch.manual_seed(self.cfg.seed * 100_003 + epoch)
+            torch.manual_seed(self._epoch_seed(epoch))
             transform = getattr(self.train_data, "transform", None)
             if transform is not None:
-                transform.set_random_seed(self.cfg.seed * 100_003 + epoch)
+                transform.set_random_seed(self._epoch_seed(epoch))
             row = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]}
             row |= self.train_epoch(epoch)
             row |= self.validate(epoch)
@@ -115,7 +119,7 @@ class Trainer:
         sums: dict[str, float] = {}
         n = 0
         bar = progress(self._loader(self.train_data, self.cfg.batch_size, True, epoch),
-                   desc=f"epoch {epoch}/{self.cfg.epochs}", unit="batch", leave=False)
+                       desc=f"epoch {epoch}/{self.cfg.epochs}", unit="batch", leave=False)
         for batch in bar:
             batch = self._to_device(batch)
             with torch.autocast(self.device.type, enabled=self.use_amp):

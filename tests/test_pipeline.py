@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -38,11 +39,17 @@ def workdir(tmp_path_factory) -> Path:
 
 def test_toy_pipeline_fills_the_implemented_rows(workdir):
     table = pd.read_csv(workdir / "results" / "table1.csv").set_index("model")
+    paper = pd.read_csv(workdir / "config" / "paper_results" / "table1.csv")
+    assert list(table.columns) == list(paper.columns)  # the paper's column order
     assert len(table) == 12
     assert 0 <= table.loc["swin_unet", "iou_seg"] <= 1
     for model in ("resnet152", "mtl_swin_unet_cls_seg_rec"):
         row = table.loc[model]
         assert row[["h1_4_acc", "h1_4_auc", "h5_11_acc", "h5_11_auc"]].between(0, 1).all()
+    mtl = json.loads((workdir / "runs/brain_ct/paper/mtl_swin_unet_cls_seg_rec/metrics.json").read_text())
+    for metric in ("auc", "acc", "iou"):
+        low, high = mtl["test_h1_4"]["ci"][metric]
+        assert low <= mtl["test_h1_4"][metric] <= high
     md = (workdir / "results" / "table1.md").read_text()
     assert "**Toy data**" in md and "MTL-Swin-Unet(cls+seg+rec)" in md
     leakage = pd.read_csv(workdir / "data" / "interim" / "brain_ct" / "leakage.csv")
@@ -70,6 +77,19 @@ def test_unknown_model_in_run_config_fails_before_any_job(workdir):
     run = snakemake(workdir, "-n", "results/table1.csv", configs=("typo.yaml",))
     assert run.returncode != 0
     assert "brain_ct.models lists ['swin_unte'], which are no rows of table1" in run.stdout + run.stderr
+
+
+def test_paper_config_plans_the_published_protocol_on_real_data(workdir):
+    """config/paper.yaml + a manifest of a (here: toy) export: no generator, paper budgets."""
+    (workdir / "real.yaml").write_text(
+        "brain_ct:\n  manifest: data/raw/brain_ct/manifest.csv\n")
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--forceall", "results/table1.csv",
+           "--configfile", "config/paper.yaml", "real.yaml"]
+    run = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "brain_ct_toy" not in run.stdout
+    assert '"image_size": 224' in run.stdout and '"epochs": 600' in run.stdout
+    assert '"test_fraction": 0.1' in run.stdout and "--data-kind real" in run.stdout
 
 
 def test_truncated_dicom_stops_the_run_and_no_table_is_written(workdir, tmp_path):

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from medbench.config import load_study_config
-from medbench.report.tables import build_table, read_paper_results, render_markdown, table_columns
+from medbench.report.tables import (
+    build_table,
+    interval_table,
+    read_paper_results,
+    render_markdown,
+    table_columns,
+)
 
 from .conftest import REPO, STUDY_YAML
 
@@ -54,6 +60,16 @@ def test_markdown_shows_ours_paper_and_difference(table_cfg, paper):
     assert "· / 0.963" in md  # Swin Transformer: not run here, paper's value shown as the paper's
     assert "Real data" in render_markdown(table_cfg, build_table(table_cfg, METRICS), paper,
                                           "real", {})
+
+
+def test_markdown_shows_bootstrap_intervals(table_cfg, paper):
+    metrics = {"resnet152": {"test_h1_4": {**METRICS["resnet152"]["test_h1_4"],
+                                           "ci": {"acc": [0.85, 0.95]}},
+                             "test_h5_11": METRICS["resnet152"]["test_h5_11"]}}
+    md = render_markdown(table_cfg, build_table(table_cfg, metrics), paper, "toy", {},
+                         interval_table(table_cfg, metrics))
+    assert "| ResNet152 (He et al. 2015) | **0.900** [0.850, 0.950] / 0.901 (-0.001) |" in md
+    assert "**0.700** / 0.822" in md  # no interval computed: none shown
 
 
 def test_metrics_of_a_model_without_row_are_refused(table_cfg):

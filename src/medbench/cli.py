@@ -75,7 +75,7 @@ def _cmd_predict(args) -> None:
 def _cmd_evaluate(args) -> None:
     from medbench.evaluate.evaluate import evaluate_predictions
 
-    write_json(args.out, evaluate_predictions(args.predictions))
+    write_json(args.out, evaluate_predictions(args.predictions, args.bootstrap, args.seed))
 
 
 def _cmd_table(args) -> None:
@@ -83,10 +83,12 @@ def _cmd_table(args) -> None:
 
     cfg = _study(args)
     table_cfg = cfg["table"]
-    ours = tables.build_table(table_cfg, tables.load_metrics(args.metrics))
+    metrics = tables.load_metrics(args.metrics)
+    ours = tables.build_table(table_cfg, metrics)
     paper = tables.read_paper_results(table_cfg["paper_results"], list(tables.table_columns(table_cfg)))
     md = tables.render_markdown(table_cfg, ours, paper, args.data_kind,
-                                tables.provenance(cfg, args.protocol))
+                                tables.provenance(cfg, args.protocol),
+                                tables.interval_table(table_cfg, metrics))
     write_csv(args.csv, ours)
     write_text(args.md, md)
 
@@ -147,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("evaluate", _cmd_evaluate, "metrics from saved predictions", study=False)
     p.add_argument("--predictions", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95%% intervals")
+    p.add_argument("--seed", type=int, default=0)
 
     p = verb("table", _cmd_table, "the paper's table with our values beside the paper's")
     p.add_argument("--metrics", nargs="+", required=True)

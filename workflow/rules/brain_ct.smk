@@ -129,12 +129,15 @@ rule brain_ct_evaluate:
         f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/metrics.json",
     params:
         pred_dir=lambda wildcards, input: os.path.dirname(input[0]),
+        bootstrap=BRAIN_CT_STUDY.get("evaluation", {}).get("bootstrap_samples", 1000),
+        seed=BRAIN_CT_STUDY["seed"],
     conda:
         MEDBENCH_ENV
     log:
         "logs/brain_ct/evaluate_{brain_ct_model}.log",
     shell:
-        "medbench evaluate --predictions {params.pred_dir} --out {output} > {log} 2>&1"
+        "medbench evaluate --predictions {params.pred_dir} --bootstrap {params.bootstrap} "
+        "--seed {params.seed} --out {output} > {log} 2>&1"
 
 
 rule brain_ct_table:

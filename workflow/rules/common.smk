@@ -25,7 +25,7 @@ def resolved(study_cfg, *sections, model=None):
     picked = {key: study_cfg[key] for key in sections if key in study_cfg}
     if model is not None:
         picked["models"] = {model: model_config(study_cfg, model)}
-    return json.dumps(picked, sort_keys=True)
+    return json.dumps(picked)  # keeps the YAML's order: table columns are ordered mappings
 
 
 def toy_params(study):

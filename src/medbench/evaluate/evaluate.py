@@ -1,4 +1,7 @@
-"""Metrics of one model from its saved predictions (the `medbench evaluate` verb)."""
+"""Metrics of one model from its saved predictions (the `medbench evaluate` verb).
+
+Each test set gets its point metrics and, under "ci", 95% bootstrap intervals over slices.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +12,35 @@ import pandas as pd
 
 from medbench.data.splits import TEST_SETS
 from medbench.errors import DataError
+from medbench.evaluate.bootstrap import classification_ci, iou_ci
 from medbench.evaluate.metrics import binary_iou, classification_metrics
 
 
-def evaluate_predictions(pred_dir: str | Path) -> dict[str, dict[str, float]]:
+def _segmentation(arrays, n_boot: int, seed: int) -> tuple[dict, dict]:
+    pred, mask = arrays["seg_pred"].astype(bool), arrays["mask"].astype(bool)
+    inter = (pred & mask).sum(axis=(1, 2))
+    union = (pred | mask).sum(axis=(1, 2))
+    return ({"iou": binary_iou(pred, mask), "n_masks": len(pred)},
+            iou_ci(inter, union, n_boot=n_boot, seed=seed))
+
+
+def evaluate_predictions(pred_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict:
     pred_dir = Path(pred_dir)
-    result: dict[str, dict[str, float]] = {}
+    result: dict[str, dict] = {}
     for name in TEST_SETS:
         csv, npz = pred_dir / f"{name}.csv", pred_dir / f"{name}.npz"
         if not csv.is_file() or not npz.is_file():
             raise DataError(f"{pred_dir}: predictions for {name} missing; re-run prediction")
         table = pd.read_csv(csv)
-        metrics: dict[str, float] = {"n": len(table), "positives": int(table["label"].sum())}
+        metrics: dict = {"n": len(table), "positives": int(table["label"].sum())}
+        ci: dict = {}
         if "prob" in table:
             metrics |= classification_metrics(table["label"], table["prob"])
+            ci |= classification_ci(table["label"], table["prob"], n_boot=n_boot, seed=seed)
         with np.load(npz) as arrays:
             if "seg_pred" in arrays and len(arrays["seg_pred"]):
-                metrics["iou"] = binary_iou(arrays["seg_pred"], arrays["mask"])
-                metrics["n_masks"] = len(arrays["seg_pred"])
-        result[name] = metrics
+                seg, seg_ci = _segmentation(arrays, n_boot, seed)
+                metrics |= seg
+                ci |= seg_ci
+        result[name] = metrics | {"ci": {k: list(v) for k, v in ci.items()}}
     return result

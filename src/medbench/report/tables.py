@@ -50,34 +50,50 @@ def build_table(table_cfg: dict, metrics_by_model: dict[str, dict]) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def _cell(ours: float, paper: float) -> str:
+def interval_table(table_cfg: dict, metrics_by_model: dict[str, dict]) -> pd.DataFrame:
+    """Like `build_table`, with each cell's 95% bootstrap interval "[low, high]" ("" if none)."""
+    rows = []
+    for spec in table_cfg["rows"]:
+        metrics = metrics_by_model.get(spec.get("model") or "", {})
+        row = {"method": spec["method"]}
+        for col, src in table_columns(table_cfg).items():
+            test_set, metric = src.split(".")
+            low, high = metrics.get(test_set, {}).get("ci", {}).get(metric, (math.nan, math.nan))
+            row[col] = "" if math.isnan(low) else f"[{low:.3f}, {high:.3f}]"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cell(ours: float, paper: float, interval: str = "") -> str:
     ours_s = "" if math.isnan(ours) else f"{ours:.3f}"
     paper_s = "—" if math.isnan(paper) else f"{paper:.3f}"
     if not ours_s:
         return f"· / {paper_s}"
     delta = "" if math.isnan(paper) else f" ({ours - paper:+.3f})"
-    return f"**{ours_s}** / {paper_s}{delta}"
+    interval = f" {interval}" if interval else ""
+    return f"**{ours_s}**{interval} / {paper_s}{delta}"
 
 
 def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, data_kind: str,
-                    provenance: dict) -> str:
+                    provenance: dict, intervals: pd.DataFrame | None = None) -> str:
     kind_line = (
         "**Toy data** (synthetic DICOM export from `medbench toy`): these numbers check that the "
         "pipeline runs and learns; they are not comparable with the paper's."
         if data_kind == "toy" else "**Real data**: the published protocol on the configured dataset."
     )
     lines = [f"# {table_cfg['title']}", "", kind_line, "",
-             "Each cell: **ours** / paper (ours − paper). `·`: not run here; `—`: not reported.", "",
+             "Each cell: **ours** [95% bootstrap interval over test slices] / paper (ours − paper). "
+             "`·`: not run here; `—`: not reported.", "",
              "Run: " + ", ".join(f"{k} `{v}`" for k, v in provenance.items()), ""]
     for section in table_cfg["sections"]:
         cols = list(section["columns"])
         lines += [f"## {section['title']}", "",
                   "| Method | " + " | ".join(section.get("labels", cols)) + " |",
                   "|---|" + "---|" * len(cols)]
-        for _, row in ours.iterrows():
+        for i, row in ours.iterrows():
             paper_row = paper.loc[row["method"]] if row["method"] in paper.index else None
-            cells = [_cell(row[c], math.nan if paper_row is None else float(paper_row[c]))
-                     for c in cols]
+            cells = [_cell(row[c], math.nan if paper_row is None else float(paper_row[c]),
+                           "" if intervals is None else intervals.loc[i, c]) for c in cols]
             if all(c.startswith("· / —") for c in cells):
                 continue  # the paper reports nothing here and we ran nothing
             lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")

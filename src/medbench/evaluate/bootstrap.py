@@ -1,0 +1,65 @@
+"""Bootstrap confidence intervals and paired comparisons over test slices.
+
+Slices are resampled with replacement (percentile intervals, Efron & Tibshirani 1993). A
+paired comparison resamples the same slices for both models, so the correlation between
+their errors on shared slices is kept; its two-sided p-value is twice the smaller tail of
+the bootstrap distribution of the difference around zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from medbench.evaluate.metrics import classification_metrics, roc_auc
+
+
+def _indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_ci(statistic: Callable[[np.ndarray], dict[str, float]], n: int, n_boot: int = 1000,
+                 seed: int = 0, level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of every value `statistic(indices)` returns."""
+    samples: dict[str, list[float]] = {}
+    for idx in _indices(n, n_boot, seed):
+        for key, value in statistic(idx).items():
+            samples.setdefault(key, []).append(value)
+    return {key: _interval(np.asarray(vals, float), level) for key, vals in samples.items()}
+
+
+def classification_ci(labels, probs, **kwargs) -> dict[str, tuple[float, float]]:
+    labels, probs = np.asarray(labels), np.asarray(probs)
+    return bootstrap_ci(lambda i: classification_metrics(labels[i], probs[i]), len(labels), **kwargs)
+
+
+def iou_ci(intersections, unions, **kwargs) -> dict[str, tuple[float, float]]:
+    """IoU pooled over slices: resample slices, then sum their intersections and unions."""
+    inter, union = np.asarray(intersections, float), np.asarray(unions, float)
+
+    def pooled(i):
+        total = union[i].sum()
+        return {"iou": inter[i].sum() / total if total else float("nan")}
+
+    return bootstrap_ci(pooled, len(inter), **kwargs)
+
+
+def paired_auc_test(labels, probs_a, probs_b, n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """AUC(a) - AUC(b) on the same slices, its 95% interval and a two-sided bootstrap p-value."""
+    labels, a, b = np.asarray(labels), np.asarray(probs_a), np.asarray(probs_b)
+    diffs = np.array([roc_auc(labels[i], a[i]) - roc_auc(labels[i], b[i])
+                      for i in _indices(len(labels), n_boot, seed)])
+    diffs = diffs[~np.isnan(diffs)]
+    low, high = _interval(diffs, 0.95)
+    p = min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())) if len(diffs) else float("nan")
+    return {"diff": roc_auc(labels, a) - roc_auc(labels, b), "low": low, "high": high, "p": float(p)}

@@ -1,0 +1,49 @@
+"""Bootstrap intervals cover the point estimate and shrink with more data; paired tests
+detect a real AUC difference and not a null one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medbench.evaluate.bootstrap import classification_ci, iou_ci, paired_auc_test
+from medbench.evaluate.metrics import classification_metrics
+
+
+def _scores(n, separation, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    return labels, 1 / (1 + np.exp(-(labels * separation + rng.normal(0, 1, n))))
+
+
+def test_interval_contains_the_estimate_and_narrows_with_n():
+    small = classification_ci(*_scores(80, 1.5, 0), n_boot=400)
+    labels, probs = _scores(2000, 1.5, 0)
+    large = classification_ci(labels, probs, n_boot=400)
+    point = classification_metrics(labels, probs)
+    for key in ("acc", "auc", "f1"):
+        assert large[key][0] <= point[key] <= large[key][1]
+        assert large[key][1] - large[key][0] < small[key][1] - small[key][0]
+
+
+def test_same_seed_same_interval():
+    labels, probs = _scores(100, 1.0, 1)
+    assert classification_ci(labels, probs, n_boot=200, seed=3) == classification_ci(
+        labels, probs, n_boot=200, seed=3)
+
+
+def test_iou_interval_of_pooled_iou():
+    inter, union = np.array([5, 8, 0, 10]), np.array([10, 10, 4, 12])
+    ci = iou_ci(inter, union, n_boot=500)["iou"]
+    assert ci[0] <= 23 / 36 <= ci[1]
+    assert iou_ci(np.ones(5), np.ones(5), n_boot=50)["iou"] == (1.0, 1.0)
+
+
+def test_paired_test_detects_a_better_model_but_not_a_copy():
+    labels, strong = _scores(300, 2.5, 2)
+    rng = np.random.default_rng(9)
+    weak = 1 / (1 + np.exp(-(labels * 0.3 + rng.normal(0, 1, 300))))
+    better = paired_auc_test(labels, strong, weak, n_boot=500)
+    assert better["diff"] > 0 and better["low"] > 0 and better["p"] < 0.01
+    same = paired_auc_test(labels, strong, strong, n_boot=200)
+    assert same["diff"] == 0 and same["p"] == pytest.approx(1.0)

@@ -2,7 +2,10 @@
 BRAIN_CT = config["brain_ct"]
 BRAIN_CT_STUDY = load_study_config(BRAIN_CT["study_config"], BRAIN_CT.get("overrides"))
 BRAIN_CT_INTERIM = "data/interim/brain_ct"
-BRAIN_CT_RUNS = f"runs/brain_ct/{BRAIN_CT['protocol']}"
+# one run directory per split protocol: results/table1.csv is the paper's split,
+# results/table1_patient_disjoint.csv the same models on the patient-grouped split
+BRAIN_CT_RUNS = "runs/brain_ct/{brain_ct_protocol}"
+BRAIN_CT_TABLES = RESULT_TABLES["brain_ct"]
 BRAIN_CT_MODEL_SECTIONS = ("seed", "data", "split", "augmentation")
 BRAIN_CT_SLICES = multiext(f"{BRAIN_CT_INTERIM}/slices/", "images.npy", "masks.npy", "index.csv")
 check_table_models(BRAIN_CT_STUDY, BRAIN_CT["models"], "brain_ct")
@@ -11,6 +14,8 @@ check_table_models(BRAIN_CT_STUDY, BRAIN_CT["models"], "brain_ct")
 wildcard_constraints:
     # every model of the study can be trained (joint models need their segmentation run)
     brain_ct_model="|".join(BRAIN_CT_STUDY["models"]),
+    brain_ct_protocol="|".join(BRAIN_CT_TABLES),
+    brain_ct_table="|".join(BRAIN_CT_TABLES.values()),
 
 
 if config["data_kind"] == "toy":
@@ -75,7 +80,9 @@ rule brain_ct_train:
         slices=BRAIN_CT_SLICES,
         splits=rules.brain_ct_split.output.splits,
         # joint models: the run whose encoder they freeze (their `requires`)
-        frozen=lambda wc: required_checkpoint(BRAIN_CT_STUDY, wc.brain_ct_model, BRAIN_CT_RUNS),
+        frozen=lambda wc: required_checkpoint(
+            BRAIN_CT_STUDY, wc.brain_ct_model, BRAIN_CT_RUNS.format(brain_ct_protocol=wc.brain_ct_protocol)
+        ),
     output:
         model=f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/model.pt",
         metrics=f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/metrics.csv",
@@ -83,14 +90,14 @@ rule brain_ct_train:
         study=BRAIN_CT["study_config"],
         override=lambda wc: resolved(BRAIN_CT_STUDY, *BRAIN_CT_MODEL_SECTIONS, model=wc.brain_ct_model),
         cache=lambda wildcards, input: os.path.dirname(input.slices[0]),
-        protocol=BRAIN_CT["protocol"],
+        protocol=lambda wc: wc.brain_ct_protocol,
         run_dir=lambda wildcards, output: os.path.dirname(output.model),
         frozen=lambda wildcards, input: frozen_argument(input.frozen),
     threads: job_threads()
     conda:
         MEDBENCH_ENV
     log:
-        "logs/brain_ct/train_{brain_ct_model}.log",
+        "logs/brain_ct/{brain_ct_protocol}/train_{brain_ct_model}.log",
     shell:
         "medbench --threads {threads} train --config {params.study} --override {params.override:q} "
         "--model {wildcards.brain_ct_model} --protocol {params.protocol} --cache {params.cache} "
@@ -109,13 +116,13 @@ rule brain_ct_predict:
         study=BRAIN_CT["study_config"],
         override=lambda wc: resolved(BRAIN_CT_STUDY, *BRAIN_CT_MODEL_SECTIONS, model=wc.brain_ct_model),
         cache=lambda wildcards, input: os.path.dirname(input.slices[0]),
-        protocol=BRAIN_CT["protocol"],
+        protocol=lambda wc: wc.brain_ct_protocol,
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
     threads: job_threads()
     conda:
         MEDBENCH_ENV
     log:
-        "logs/brain_ct/predict_{brain_ct_model}.log",
+        "logs/brain_ct/{brain_ct_protocol}/predict_{brain_ct_model}.log",
     shell:
         "medbench --threads {threads} predict --config {params.study} --override {params.override:q} "
         "--model-file {input.model} --protocol {params.protocol} --cache {params.cache} "
@@ -134,7 +141,7 @@ rule brain_ct_evaluate:
     conda:
         MEDBENCH_ENV
     log:
-        "logs/brain_ct/evaluate_{brain_ct_model}.log",
+        "logs/brain_ct/{brain_ct_protocol}/evaluate_{brain_ct_model}.log",
     shell:
         "medbench evaluate --predictions {params.pred_dir} --bootstrap {params.bootstrap} "
         "--seed {params.seed} --out {output} > {log} 2>&1"
@@ -143,20 +150,24 @@ rule brain_ct_evaluate:
 rule brain_ct_table:
     """The paper's Table 1 with our values; Markdown shows ours beside the paper's."""
     input:
-        metrics=expand(f"{BRAIN_CT_RUNS}/{{m}}/metrics.json", m=BRAIN_CT["models"]),
+        metrics=lambda wc: expand(
+            f"{BRAIN_CT_RUNS}/{{m}}/metrics.json",
+            brain_ct_protocol=protocol_of(BRAIN_CT_TABLES, wc.brain_ct_table),
+            m=BRAIN_CT["models"],
+        ),
         paper="config/paper_results/table1.csv",
     output:
-        csv="results/table1.csv",
-        md="results/table1.md",
+        csv="results/{brain_ct_table}.csv",
+        md="results/{brain_ct_table}.md",
     params:
         study=BRAIN_CT["study_config"],
         override=resolved(BRAIN_CT_STUDY, "seed", "data", "table"),
-        protocol=BRAIN_CT["protocol"],
+        protocol=lambda wc: protocol_of(BRAIN_CT_TABLES, wc.brain_ct_table),
         data_kind=config["data_kind"],
     conda:
         MEDBENCH_ENV
     log:
-        "logs/brain_ct/table.log",
+        "logs/brain_ct/{brain_ct_table}.log",
     shell:
         "medbench table --config {params.study} --override {params.override:q} "
         "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "

@@ -8,12 +8,23 @@ from medbench.config import load_study_config, model_config
 MEDBENCH_ENV = "../envs/medbench.yaml"
 os.environ.setdefault("MEDBENCH_ROOT", str(Path(workflow.basedir).resolve().parent))
 
-# study -> the result files its rules produce; rule `all` asks for every enabled study's.
-RESULT_FILES = {"brain_ct": ["results/table1.csv", "results/table1.md"]}
+# study -> (split protocol -> result table); rule `all` asks for every enabled study's tables
+# of the protocols its config lists.
+RESULT_TABLES = {"brain_ct": {"paper": "table1", "patient_disjoint": "table1_patient_disjoint"}}
 
 
 def result_tables():
-    return [path for study in config["studies"] for path in RESULT_FILES[study]]
+    return [
+        f"results/{RESULT_TABLES[study][protocol]}.{ext}"
+        for study in config["studies"]
+        for protocol in config[study]["protocols"]
+        for ext in ("csv", "md")
+    ]
+
+
+def protocol_of(tables, table):
+    """The split protocol whose runs fill `table`."""
+    return next(protocol for protocol, name in tables.items() if name == table)
 
 
 def resolved(study_cfg, *sections, model=None):

@@ -8,7 +8,7 @@ import torch.nn as nn
 
 from medbench.models.pretrained import imagenet_swin_state, load_matching
 from medbench.models.registry import register_model
-from medbench.models.swin_unet import ARCH_KEYS
+from medbench.models.swin_unet import ARCH_KEYS, grey_to_rgb
 
 
 class TimmClassifier(nn.Module):
@@ -62,4 +62,4 @@ class GreyToRGB(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.model(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+        return self.model(grey_to_rgb(x))

@@ -21,7 +21,7 @@ import torch.nn as nn
 from medbench.errors import ConfigError
 from medbench.models.pretrained import imagenet_swin_state, load_matching
 from medbench.models.registry import register_model
-from medbench.models.swin_unet import ARCH_KEYS, SwinEncoder
+from medbench.models.swin_unet import ARCH_KEYS, SwinEncoder, grey_to_rgb
 
 
 class PooledSwin(nn.Module):
@@ -33,7 +33,7 @@ class PooledSwin(nn.Module):
         self.num_features = self.encoder.num_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)[0].mean(dim=(1, 2))
+        return self.encoder(grey_to_rgb(x))[0].mean(dim=(1, 2))
 
 
 class PooledSmpEncoder(nn.Module):

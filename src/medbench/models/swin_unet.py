@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 PIXEL_TASKS = ("seg", "rec")
 
 
+def grey_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """Greyscale CT -> the 3 channels an ImageNet stem expects."""
+    return x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
+
+
 class PatchExpand(nn.Module):
     """(B, H, W, C) -> (B, sH, sW, C_out): Linear C -> s^2 C_out (no bias), rearrange, LayerNorm.
 
@@ -172,9 +177,7 @@ class MTLSwinUnet(nn.Module):
             load_imagenet_swin(self, pretrained_path)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        if x.shape[1] == 1:  # greyscale CT -> the 3 channels the ImageNet stem expects
-            x = x.repeat(1, 3, 1, 1)
-        bottleneck, skips = self.encoder(x)
+        bottleneck, skips = self.encoder(grey_to_rgb(x))
         out = {}
         if "cls" in self.heads:
             out["cls"] = self.heads["cls"](bottleneck.mean(dim=(1, 2)))

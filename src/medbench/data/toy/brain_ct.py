@@ -37,7 +37,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
 from medbench.errors import ConfigError
-from medbench.fileio import atomic_dir
+from medbench.fileio import atomic_dir, file_digest
 from medbench.progress import progress
 
 log = logging.getLogger(__name__)
@@ -334,12 +334,9 @@ def _write_patient(root: Path, cfg, hospital: int, p: int, scanner: Scanner, shi
 
 
 def digest(out_dir: str | Path) -> str:
-    """SHA-256 over every file of an export, for determinism checks."""
+    """SHA-256 over every file of an export (names and contents), for determinism checks."""
     h = hashlib.sha256()
     for path in sorted(Path(out_dir).rglob("*")):
         if path.is_file():
-            h.update(str(path.relative_to(out_dir)).encode())
-            h.update(path.read_bytes())
+            h.update(f"{path.relative_to(out_dir)}:{file_digest(path)}".encode())
     return h.hexdigest()
-
-

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medbench.evaluate.bootstrap import classification_ci, iou_ci, paired_auc_test
+from medbench.evaluate.bootstrap import classification_ci, iou_ci, paired_test
 from medbench.evaluate.metrics import classification_metrics
 
 
@@ -43,7 +43,23 @@ def test_paired_test_detects_a_better_model_but_not_a_copy():
     labels, strong = _scores(300, 2.5, 2)
     rng = np.random.default_rng(9)
     weak = 1 / (1 + np.exp(-(labels * 0.3 + rng.normal(0, 1, 300))))
-    better = paired_auc_test(labels, strong, weak, n_boot=500)
+    better = paired_test(labels, strong, weak, n_boot=500)
     assert better["diff"] > 0 and better["low"] > 0 and better["p"] < 0.01
-    same = paired_auc_test(labels, strong, strong, n_boot=200)
+    same = paired_test(labels, strong, strong, n_boot=200)
     assert same["diff"] == 0 and same["p"] == pytest.approx(1.0)
+
+
+def test_paired_test_on_accuracy_and_on_seed_averages():
+    labels, strong = _scores(300, 2.5, 2)
+    rng = np.random.default_rng(9)
+    weak = 1 / (1 + np.exp(-(labels * 0.3 + rng.normal(0, 1, 300))))
+    acc = paired_test(labels, strong, weak, metric="acc", n_boot=300)
+    assert acc["diff"] == pytest.approx(classification_metrics(labels, strong)["acc"]
+                                        - classification_metrics(labels, weak)["acc"])
+    assert acc["a_ci"][0] <= acc["a"] <= acc["a_ci"][1]
+    # two seeds of the strong model vs one of the weak: the seed-averaged AUC is compared
+    seeds = np.stack([strong, np.clip(strong + rng.normal(0, 0.05, 300), 0, 1)])
+    averaged = paired_test(labels, seeds, weak, n_boot=300)
+    per_seed = [paired_test(labels, s, weak, n_boot=10)["a"] for s in seeds]
+    assert averaged["a"] == pytest.approx(np.mean(per_seed))
+    assert averaged["low"] > 0

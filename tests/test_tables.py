@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from medbench.config import load_study_config
+from medbench.report.runs import Run
 from medbench.report.tables import (
     build_table,
     interval_table,
@@ -38,8 +39,9 @@ def test_paper_table_is_the_papers_table1(paper):
     assert paper.loc["ResNet152 (He et al. 2015)", "h1_4_f1"] == pytest.approx(0.692)
 
 
-METRICS = {"resnet152": {"test_h1_4": {"acc": 0.9, "prec": 0.5, "rec": 0.25, "f1": 0.6, "auc": 0.8},
-                         "test_h5_11": {"acc": 0.7, "prec": 0.2, "rec": 0.1, "f1": 0.5, "auc": 0.6}}}
+RESNET = {"test_h1_4": {"acc": 0.9, "prec": 0.5, "rec": 0.25, "f1": 0.6, "auc": 0.8},
+          "test_h5_11": {"acc": 0.7, "prec": 0.2, "rec": 0.1, "f1": 0.5, "auc": 0.6}}
+METRICS = {"resnet152": [Run("resnet152", 0, REPO, RESNET)]}
 
 
 def test_our_table_has_paper_rows_and_only_our_values(table_cfg, paper):
@@ -63,9 +65,9 @@ def test_markdown_shows_ours_paper_and_difference(table_cfg, paper):
 
 
 def test_markdown_shows_bootstrap_intervals(table_cfg, paper):
-    metrics = {"resnet152": {"test_h1_4": {**METRICS["resnet152"]["test_h1_4"],
-                                           "ci": {"acc": [0.85, 0.95]}},
-                             "test_h5_11": METRICS["resnet152"]["test_h5_11"]}}
+    metrics = {"resnet152": [Run("resnet152", 0, REPO, {
+        "test_h1_4": {**RESNET["test_h1_4"], "ci": {"acc": [0.85, 0.95]}},
+        "test_h5_11": RESNET["test_h5_11"]})]}
     md = render_markdown(table_cfg, build_table(table_cfg, metrics), paper, "toy", {},
                          interval_table(table_cfg, metrics))
     assert "| ResNet152 (He et al. 2015) | **0.900** [0.850, 0.950] / 0.901 (-0.001) |" in md
@@ -74,7 +76,7 @@ def test_markdown_shows_bootstrap_intervals(table_cfg, paper):
 
 def test_metrics_of_a_model_without_row_are_refused(table_cfg):
     with pytest.raises(Exception, match="have no row"):
-        build_table(table_cfg, {"unet_typo": {}})
+        build_table(table_cfg, {"unet_typo": []})
 
 
 def test_written_csv_round_trips(table_cfg, tmp_path):
@@ -82,3 +84,15 @@ def test_written_csv_round_trips(table_cfg, tmp_path):
     ours.to_csv(tmp_path / "t.csv", index=False)
     again = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, na_values=[""])
     assert again.loc[2, "h1_4_auc"] == 0.8
+
+
+def test_several_seeds_give_mean_and_sd(table_cfg, paper):
+    other = {ts: {k: v + 0.1 for k, v in m.items()} for ts, m in RESNET.items()}
+    runs = {"resnet152": [Run("resnet152", 0, REPO, RESNET), Run("resnet152", 1, REPO, other)]}
+    ours = build_table(table_cfg, runs)
+    resnet = ours.set_index("model").loc["resnet152"]
+    assert resnet["h1_4_auc"] == pytest.approx(0.85)
+    assert resnet["h1_4_auc_sd"] == pytest.approx(0.0707, abs=1e-4)  # sample sd of .8 and .9
+    assert resnet["seeds"] == 2
+    md = render_markdown(table_cfg, ours, paper, "toy", {}, interval_table(table_cfg, runs))
+    assert "| ResNet152 (He et al. 2015) | **0.950 ± 0.071** / 0.901 (+0.049) |" in md

@@ -7,6 +7,8 @@
     medbench predict  --config STUDY.yaml --model-file RUN_DIR/model.pt ... --out PRED_DIR
     medbench evaluate --predictions PRED_DIR --out metrics.json
     medbench table    --config STUDY.yaml --metrics RUN/metrics.json ... --csv OUT.csv --md OUT.md
+    medbench claims   --config STUDY.yaml --metrics RUN/metrics.json ... --out claims.md
+    medbench figure   <gradcam|roc|overlays|curves> --config STUDY.yaml ... --out FIG.png
     medbench models   (lists the registered architectures)
 
 `--override JSON` (any verb taking --config) deep-merges a run's budget into the study YAML.
@@ -20,8 +22,6 @@ import json
 import logging
 import os
 import sys
-
-import torch
 
 from medbench.config import load_study_config
 from medbench.errors import MedbenchError
@@ -80,17 +80,64 @@ def _cmd_evaluate(args) -> None:
 
 def _cmd_table(args) -> None:
     from medbench.report import tables
+    from medbench.report.runs import load_runs
 
     cfg = _study(args)
     table_cfg = cfg["table"]
-    metrics = tables.load_metrics(args.metrics)
-    ours = tables.build_table(table_cfg, metrics)
+    runs = load_runs(args.metrics)
+    ours = tables.build_table(table_cfg, runs)
     paper = tables.read_paper_results(table_cfg["paper_results"], list(tables.table_columns(table_cfg)))
+    tests = (tables.paired_tests(table_cfg, runs, _bootstrap_samples(cfg), cfg["seed"])
+             if "paired_test" in table_cfg else None)
     md = tables.render_markdown(table_cfg, ours, paper, args.data_kind,
-                                tables.provenance(cfg, args.protocol),
-                                tables.interval_table(table_cfg, metrics))
+                                tables.provenance(cfg, args.protocol, runs),
+                                tables.interval_table(table_cfg, runs), tests)
     write_csv(args.csv, ours)
     write_text(args.md, md)
+
+
+def _cmd_claims(args) -> None:
+    from medbench.report import tables
+    from medbench.report.claims import check_claims, render_claims
+    from medbench.report.runs import load_runs
+
+    cfg = _study(args)
+    table_cfg = cfg["table"]
+    runs = load_runs(args.metrics)
+    paper = tables.read_paper_results(table_cfg["paper_results"], list(tables.table_columns(table_cfg)))
+    checked = check_claims(cfg.get("claims", []), table_cfg, runs, paper, _bootstrap_samples(cfg),
+                           cfg["seed"])
+    write_text(args.out, render_claims(checked, table_cfg["title"], args.data_kind,
+                                       tables.provenance(cfg, args.protocol, runs)))
+
+
+def _cmd_figure(args) -> None:
+    from medbench.report.runs import load_runs
+
+    cfg = _study(args)
+    spec = cfg.get("figures", {}).get(args.kind, {})
+    method_of = {row["model"]: row["method"] for row in cfg["table"]["rows"] if row.get("model")}
+    if args.kind == "gradcam":
+        from medbench.report import gradcam
+
+        stats = gradcam.gradcam_figure(args.model_file, args.cache, args.splits, args.protocol, spec,
+                                       cfg["split"]["label"], args.out, args.stats)
+        log.info("share of Grad-CAM energy inside the hematoma (mean per panel):\n%s",
+                 stats.groupby("panel")[["energy_in_mask", "mask_area_fraction"]].mean())
+        return
+    from medbench.report import figures
+
+    runs = load_runs(args.metrics)
+    if args.kind == "roc":
+        figures.roc_figure(runs, method_of, spec["test_sets"], args.out)
+    elif args.kind == "overlays":
+        figures.overlay_figure(runs, method_of, args.cache, spec, args.out)
+    else:
+        figures.curves_figure(runs, method_of, args.out)
+
+
+def _bootstrap_samples(cfg: dict) -> int:
+    return cfg.get("evaluation", {}).get("bootstrap_samples", 1000)
 
 
 def _cmd_models(args) -> None:
@@ -159,6 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
 
+    p = verb("claims", _cmd_claims, "check the paper's comparative claims on our runs")
+    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("--protocol", default="paper")
+    p.add_argument("--data-kind", choices=["toy", "real"], required=True)
+    p.add_argument("--out", required=True)
+
+    p = verb("figure", _cmd_figure, "draw a figure from saved runs")
+    p.add_argument("kind", choices=["gradcam", "roc", "overlays", "curves"])
+    p.add_argument("--out", required=True, help="image file (.png, .svg, .pdf)")
+    p.add_argument("--metrics", nargs="+", help="runs' metrics.json (roc, overlays, curves)")
+    p.add_argument("--model-file", help="gradcam: the model.pt to explain")
+    p.add_argument("--stats", help="gradcam: CSV of CAM energy inside each hematoma")
+    p.add_argument("--cache", help="slice cache (gradcam, overlays)")
+    p.add_argument("--splits", help="splits.csv (gradcam)")
+    p.add_argument("--protocol", default="paper")
+
     p = verb("models", _cmd_models, "list registered model architectures", study=False)
     p.add_argument("pattern", nargs="?", default="*")
     return parser
@@ -169,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.threads:
+        import torch  # here, not at the top: verbs without models start seconds faster
+
         # More torch threads than usable CPUs makes OpenMP spin and slows everything down.
         torch.set_num_threads(min(args.threads, len(os.sched_getaffinity(0))))
     try:

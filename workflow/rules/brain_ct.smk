@@ -2,10 +2,17 @@
 BRAIN_CT = config["brain_ct"]
 BRAIN_CT_STUDY = load_study_config(BRAIN_CT["study_config"], BRAIN_CT.get("overrides"))
 BRAIN_CT_INTERIM = "data/interim/brain_ct"
-# one run directory per split protocol: results/table1.csv is the paper's split,
-# results/table1_patient_disjoint.csv the same models on the patient-grouped split
-BRAIN_CT_RUNS = "runs/brain_ct/{brain_ct_protocol}"
+# one run directory per split protocol and training seed: results/table1.csv is the paper's
+# split, results/table1_patient_disjoint.csv the same models on the patient-grouped split
+BRAIN_CT_RUNS = "runs/brain_ct/{brain_ct_protocol}/seed{brain_ct_seed}"
 BRAIN_CT_TABLES = RESULT_TABLES["brain_ct"]
+BRAIN_CT_FIGURES = BRAIN_CT_STUDY.get("figures", {})
+STUDIES["brain_ct"] = {
+    "runs": BRAIN_CT_RUNS,
+    "seeds": training_seeds("brain_ct", BRAIN_CT_STUDY),
+    "figures": BRAIN_CT_FIGURES,
+}
+BRAIN_CT_REPORT_INPUTS = report_inputs("brain_ct", ("test_h1_4", "test_h5_11"), "config/paper_results/table1.csv")
 BRAIN_CT_MODEL_SECTIONS = ("seed", "data", "split", "augmentation")
 BRAIN_CT_SLICES = multiext(f"{BRAIN_CT_INTERIM}/slices/", "images.npy", "masks.npy", "index.csv")
 check_table_models(BRAIN_CT_STUDY, BRAIN_CT["models"], "brain_ct")
@@ -16,6 +23,7 @@ wildcard_constraints:
     brain_ct_model="|".join(BRAIN_CT_STUDY["models"]),
     brain_ct_protocol="|".join(BRAIN_CT_TABLES),
     brain_ct_table="|".join(BRAIN_CT_TABLES.values()),
+    brain_ct_seed=r"\d+",
 
 
 if config["data_kind"] == "toy":
@@ -80,15 +88,15 @@ rule brain_ct_train:
         slices=BRAIN_CT_SLICES,
         splits=rules.brain_ct_split.output.splits,
         # joint models: the run whose encoder they freeze (their `requires`)
-        frozen=lambda wc: required_checkpoint(
-            BRAIN_CT_STUDY, wc.brain_ct_model, BRAIN_CT_RUNS.format(brain_ct_protocol=wc.brain_ct_protocol)
-        ),
+        frozen=lambda wc: required_checkpoint(BRAIN_CT_STUDY, wc.brain_ct_model, BRAIN_CT_RUNS.format(**wc)),
     output:
         model=f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/model.pt",
         metrics=f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/metrics.csv",
     params:
         study=BRAIN_CT["study_config"],
-        override=lambda wc: resolved(BRAIN_CT_STUDY, *BRAIN_CT_MODEL_SECTIONS, model=wc.brain_ct_model),
+        override=lambda wc: resolved(
+            BRAIN_CT_STUDY, *BRAIN_CT_MODEL_SECTIONS, model=wc.brain_ct_model, seed=wc.brain_ct_seed
+        ),
         cache=lambda wildcards, input: os.path.dirname(input.slices[0]),
         protocol=lambda wc: wc.brain_ct_protocol,
         run_dir=lambda wildcards, output: os.path.dirname(output.model),
@@ -97,7 +105,7 @@ rule brain_ct_train:
     conda:
         MEDBENCH_ENV
     log:
-        "logs/brain_ct/{brain_ct_protocol}/train_{brain_ct_model}.log",
+        "logs/brain_ct/{brain_ct_protocol}/seed{brain_ct_seed}/train_{brain_ct_model}.log",
     shell:
         "medbench --threads {threads} train --config {params.study} --override {params.override:q} "
         "--model {wildcards.brain_ct_model} --protocol {params.protocol} --cache {params.cache} "
@@ -114,7 +122,9 @@ rule brain_ct_predict:
         multiext(f"{BRAIN_CT_RUNS}/{{brain_ct_model}}/predictions/test_h5_11", ".csv", ".npz"),
     params:
         study=BRAIN_CT["study_config"],
-        override=lambda wc: resolved(BRAIN_CT_STUDY, *BRAIN_CT_MODEL_SECTIONS, model=wc.brain_ct_model),
+        override=lambda wc: resolved(
+            BRAIN_CT_STUDY, *BRAIN_CT_MODEL_SECTIONS, model=wc.brain_ct_model, seed=wc.brain_ct_seed
+        ),
         cache=lambda wildcards, input: os.path.dirname(input.slices[0]),
         protocol=lambda wc: wc.brain_ct_protocol,
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
@@ -122,7 +132,7 @@ rule brain_ct_predict:
     conda:
         MEDBENCH_ENV
     log:
-        "logs/brain_ct/{brain_ct_protocol}/predict_{brain_ct_model}.log",
+        "logs/brain_ct/{brain_ct_protocol}/seed{brain_ct_seed}/predict_{brain_ct_model}.log",
     shell:
         "medbench --threads {threads} predict --config {params.study} --override {params.override:q} "
         "--model-file {input.model} --protocol {params.protocol} --cache {params.cache} "
@@ -141,27 +151,29 @@ rule brain_ct_evaluate:
     conda:
         MEDBENCH_ENV
     log:
-        "logs/brain_ct/{brain_ct_protocol}/evaluate_{brain_ct_model}.log",
+        "logs/brain_ct/{brain_ct_protocol}/seed{brain_ct_seed}/evaluate_{brain_ct_model}.log",
     shell:
         "medbench evaluate --predictions {params.pred_dir} --bootstrap {params.bootstrap} "
         "--seed {params.seed} --out {output} > {log} 2>&1"
 
 
 rule brain_ct_table:
-    """The paper's Table 1 with our values; Markdown shows ours beside the paper's."""
+    """The paper's Table 1 with our values; Markdown shows ours beside the paper's, intervals
+    and the paired test against the baseline."""
     input:
-        metrics=lambda wc: expand(
-            f"{BRAIN_CT_RUNS}/{{m}}/metrics.json",
-            brain_ct_protocol=protocol_of(BRAIN_CT_TABLES, wc.brain_ct_table),
-            m=BRAIN_CT["models"],
-        ),
-        paper="config/paper_results/table1.csv",
+        unpack(BRAIN_CT_REPORT_INPUTS),
     output:
-        csv="results/{brain_ct_table}.csv",
+        csv=report(
+            "results/{brain_ct_table}.csv",
+            caption="../report/brain_ct_table.rst",
+            category="brain_ct",
+            subcategory="{brain_ct_table}",
+            labels={"figure": "table"},
+        ),
         md="results/{brain_ct_table}.md",
     params:
         study=BRAIN_CT["study_config"],
-        override=resolved(BRAIN_CT_STUDY, "seed", "data", "table"),
+        override=resolved(BRAIN_CT_STUDY, "seed", "data", "evaluation", "table"),
         protocol=lambda wc: protocol_of(BRAIN_CT_TABLES, wc.brain_ct_table),
         data_kind=config["data_kind"],
     conda:
@@ -172,3 +184,30 @@ rule brain_ct_table:
         "medbench table --config {params.study} --override {params.override:q} "
         "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
         "--csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule brain_ct_claims:
+    """Each comparative claim of the paper's Results, checked on this run (paired bootstrap)."""
+    input:
+        unpack(BRAIN_CT_REPORT_INPUTS),
+    output:
+        report(
+            "results/{brain_ct_table}_claims.md",
+            caption="../report/brain_ct_claims.rst",
+            category="brain_ct",
+            subcategory="{brain_ct_table}",
+            labels={"figure": "claims"},
+        ),
+    params:
+        study=BRAIN_CT["study_config"],
+        override=resolved(BRAIN_CT_STUDY, "seed", "data", "evaluation", "table", "claims"),
+        protocol=lambda wc: protocol_of(BRAIN_CT_TABLES, wc.brain_ct_table),
+        data_kind=config["data_kind"],
+    conda:
+        MEDBENCH_ENV
+    log:
+        "logs/brain_ct/{brain_ct_table}_claims.log",
+    shell:
+        "medbench claims --config {params.study} --override {params.override:q} "
+        "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
+        "--out {output} > {log} 2>&1"

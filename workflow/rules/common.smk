@@ -13,13 +13,24 @@ os.environ.setdefault("MEDBENCH_ROOT", str(Path(workflow.basedir).resolve().pare
 RESULT_TABLES = {"brain_ct": {"paper": "table1", "patient_disjoint": "table1_patient_disjoint"}}
 
 
-def result_tables():
+# Each study's rules file registers here: "runs", its run directory pattern (wildcards
+# <study>_protocol and <study>_seed, then <model>/), the training "seeds" and its "figures" spec.
+STUDIES = {}
+
+
+def study_tables():
+    """(study, table name) of every enabled study and protocol."""
     return [
-        f"results/{RESULT_TABLES[study][protocol]}.{ext}"
+        (study, RESULT_TABLES[study][protocol])
         for study in config["studies"]
         for protocol in config[study]["protocols"]
-        for ext in ("csv", "md")
     ]
+
+
+def training_seeds(study, study_cfg):
+    """Training seeds of a study's runs (`seeds:` in the run config; default: the study's seed).
+    The split does not change with them: seeds vary initialisation, order and augmentation."""
+    return config[study].get("seeds") or [study_cfg["seed"]]
 
 
 def protocol_of(tables, table):
@@ -27,7 +38,7 @@ def protocol_of(tables, table):
     return next(protocol for protocol, name in tables.items() if name == table)
 
 
-def resolved(study_cfg, *sections, model=None):
+def resolved(study_cfg, *sections, model=None, seed=None):
     """The resolved config sections a rule uses, as JSON for `medbench ... --override`.
 
     Snakemake reruns a rule when its params change, so passing exactly what a rule uses makes
@@ -36,6 +47,8 @@ def resolved(study_cfg, *sections, model=None):
     picked = {key: study_cfg[key] for key in sections if key in study_cfg}
     if model is not None:
         picked["models"] = {model: model_config(study_cfg, model)}
+    if seed is not None:
+        picked["seed"] = int(seed)
     return json.dumps(picked)  # keeps the YAML's order: table columns are ordered mappings
 
 
@@ -69,3 +82,56 @@ def required_checkpoint(study_cfg, model, runs_dir):
 
 def frozen_argument(paths):
     return " ".join(f"--frozen-checkpoint {path}" for path in paths)
+
+
+def run_files(study, table, filename, models=None):
+    """`filename` of every configured run (model x training seed) behind `table`."""
+    layout = STUDIES[study]
+    return expand(
+        f"{layout['runs']}/{{model}}/{filename}",
+        model=config[study]["models"] if models is None else models,
+        **{
+            f"{study}_protocol": protocol_of(RESULT_TABLES[study], table),
+            f"{study}_seed": layout["seeds"],
+        },
+    )
+
+
+def report_inputs(study, test_sets, paper_results):
+    """Input function of table/claims/figure rules: every run's metrics, and the predictions
+    that paired tests resample, of the table named by the `<study>_table` wildcard."""
+
+    def inputs(wc):
+        table = wc[f"{study}_table"]
+        return {
+            "metrics": run_files(study, table, "metrics.json"),
+            "predictions": [
+                path for test_set in test_sets for path in run_files(study, table, f"predictions/{test_set}.csv")
+            ],
+            "paper": paper_results,
+        }
+
+    return inputs
+
+
+def figure_files(study, table):
+    """The figures of `table` whose models this run trains: ROC and curves always, overlays
+    and Grad-CAM when one of their models is trained."""
+    figures_cfg = STUDIES[study]["figures"]
+    models, names = set(config[study]["models"]), ["roc", "curves"]
+    if set(figures_cfg.get("overlays", {}).get("models", [])) & models:
+        names.append("overlays")
+    if figures_cfg.get("gradcam", {}).get("model") in models:
+        names.append("gradcam")
+    return [f"results/figures/{table}/{name}.png" for name in names]
+
+
+def figure_report(study, name):
+    """A figure output, in the Snakemake report under the study and table with its caption."""
+    return report(
+        f"results/figures/{{{study}_table}}/{name}.png",
+        caption=f"../report/{study}_{name}.rst",
+        category=study,
+        subcategory=f"{{{study}_table}}",
+        labels={"figure": name},
+    )

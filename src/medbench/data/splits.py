@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from medbench.errors import ConfigError, DataError
 
@@ -25,6 +24,10 @@ TEST_SETS = ("test_h1_4", "test_h5_11")
 
 def _holdout(frame: pd.DataFrame, fraction: float, label: str, seed: int, grouped: bool):
     """Split `frame` into (rest, held-out) of about `fraction` of its slices, stratified by label."""
+    # sklearn is imported here, not at the top: prediction and evaluation import this module
+    # for TEST_SETS only, and every pipeline step is a fresh process.
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
     if grouped:
         n_splits = max(2, round(1 / fraction))
         folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)

@@ -9,7 +9,6 @@ import pandas as pd
 
 from medbench.data.cache import SliceCache
 from medbench.data.datasets import SliceDataset
-from medbench.data.transforms import build_augmentation
 from medbench.errors import DataError
 
 
@@ -35,7 +34,11 @@ def split_datasets(cfg: dict, cache_dir, splits_csv, protocol: str, names, seed:
     for name in names:
         if name not in rows:
             raise DataError(f"{splits_csv}: protocol {protocol} has no '{name}' split")
-        transform = build_augmentation(cfg.get("augmentation"), seed) if (
-            name == "train" and augment_train) else None
+        transform = None
+        if name == "train" and augment_train:
+            # imported only for training: albumentations costs every predict process a second
+            from medbench.data.transforms import build_augmentation
+
+            transform = build_augmentation(cfg.get("augmentation"), seed)
         out[name] = SliceDataset(cache, rows[name], label, transform)
     return out

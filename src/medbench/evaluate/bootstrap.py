@@ -54,12 +54,30 @@ def iou_ci(intersections, unions, **kwargs) -> dict[str, tuple[float, float]]:
     return bootstrap_ci(pooled, len(inter), **kwargs)
 
 
-def paired_auc_test(labels, probs_a, probs_b, n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
-    """AUC(a) - AUC(b) on the same slices, its 95% interval and a two-sided bootstrap p-value."""
-    labels, a, b = np.asarray(labels), np.asarray(probs_a), np.asarray(probs_b)
-    diffs = np.array([roc_auc(labels[i], a[i]) - roc_auc(labels[i], b[i])
-                      for i in _indices(len(labels), n_boot, seed)])
-    diffs = diffs[~np.isnan(diffs)]
+def seed_mean_metric(labels: np.ndarray, probs: np.ndarray, metric: str) -> float:
+    """`metric` of every seed's probabilities (rows of `probs`), averaged over seeds."""
+    if metric == "auc":  # the common case, without the threshold metrics' cost
+        return float(np.mean([roc_auc(labels, p) for p in probs]))
+    return float(np.mean([classification_metrics(labels, p)[metric] for p in probs]))
+
+
+def paired_test(labels, probs_a, probs_b, metric: str = "auc", n_boot: int = 2000,
+                seed: int = 0) -> dict[str, float]:
+    """metric(a) - metric(b) on the same slices: its 95% interval and two-sided p-value.
+
+    `probs_a`/`probs_b` are (n,) or (seeds, n): with several seeds per model each resample
+    compares the seed-averaged metrics, so the test is about the models, not one seed. Also
+    returns both models' own 95% intervals from the same resamples (for "do they overlap").
+    """
+    labels = np.asarray(labels)
+    a, b = np.atleast_2d(np.asarray(probs_a, float)), np.atleast_2d(np.asarray(probs_b, float))
+    samples = np.array([(seed_mean_metric(labels[i], a[:, i], metric),
+                         seed_mean_metric(labels[i], b[:, i], metric))
+                        for i in _indices(len(labels), n_boot, seed)])
+    samples = samples[~np.isnan(samples).any(axis=1)]
+    diffs = samples[:, 0] - samples[:, 1]
     low, high = _interval(diffs, 0.95)
     p = min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())) if len(diffs) else float("nan")
-    return {"diff": roc_auc(labels, a) - roc_auc(labels, b), "low": low, "high": high, "p": float(p)}
+    value_a, value_b = seed_mean_metric(labels, a, metric), seed_mean_metric(labels, b, metric)
+    return {"a": value_a, "b": value_b, "diff": value_a - value_b, "low": low, "high": high,
+            "p": float(p), "a_ci": _interval(samples[:, 0], 0.95), "b_ci": _interval(samples[:, 1], 0.95)}

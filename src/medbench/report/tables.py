@@ -2,18 +2,21 @@
 with ours beside the paper's and the difference.
 
 A model that was not run leaves its row empty; no number is ever copied from the paper into
-our columns. The Markdown says whether the run used toy or real data.
+our columns. The Markdown says whether the run used toy or real data, and adds a paired test
+of every classifier against the configured baseline.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from medbench.errors import ConfigError, DataError
+from medbench.evaluate.bootstrap import paired_test
+from medbench.report.runs import Run, aligned_probabilities, classifies
 
 
 def table_columns(table_cfg: dict) -> dict[str, str]:
@@ -32,29 +35,42 @@ def read_paper_results(path: str | Path, columns: list[str]) -> pd.DataFrame:
     return paper.set_index("method")
 
 
-def build_table(table_cfg: dict, metrics_by_model: dict[str, dict]) -> pd.DataFrame:
-    """One row per paper row; our metric values where the row's model was run."""
+def _values(runs, test_set: str, metric: str) -> list[float]:
+    return [float(v) for run in runs if (v := run.metrics.get(test_set, {}).get(metric)) is not None]
+
+
+def build_table(table_cfg: dict, runs_by_model: dict[str, list[Run]]) -> pd.DataFrame:
+    """One row per paper row; our value (the mean over seeds) where the row's model was run.
+
+    With several seeds per model, `<column>_sd` columns hold the standard deviations.
+    """
     columns = table_columns(table_cfg)
+    several = any(len(runs) > 1 for runs in runs_by_model.values())
     rows = []
     for spec in table_cfg["rows"]:
         row = {"method": spec["method"], "model": spec.get("model") or ""}
-        metrics = metrics_by_model.get(row["model"])
+        runs = runs_by_model.get(row["model"], [])
         for col, src in columns.items():
-            test_set, metric = src.split(".")
-            value = (metrics or {}).get(test_set, {}).get(metric)
-            row[col] = round(float(value), 4) if value is not None else math.nan
+            values = _values(runs, *src.split("."))
+            row[col] = round(float(np.mean(values)), 4) if values else math.nan
+            if several:
+                row[f"{col}_sd"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else math.nan
+        if several:
+            row["seeds"] = len(runs)
         rows.append(row)
-    unknown = set(metrics_by_model) - {r["model"] for r in rows}
+    unknown = set(runs_by_model) - {r["model"] for r in rows}
     if unknown:
         raise ConfigError(f"table {table_cfg['name']}: model(s) {sorted(unknown)} have no row")
     return pd.DataFrame(rows)
 
 
-def interval_table(table_cfg: dict, metrics_by_model: dict[str, dict]) -> pd.DataFrame:
-    """Like `build_table`, with each cell's 95% bootstrap interval "[low, high]" ("" if none)."""
+def interval_table(table_cfg: dict, runs_by_model: dict[str, list[Run]]) -> pd.DataFrame:
+    """Like `build_table`, with each cell's 95% bootstrap interval "[low, high]" ("" if none,
+    or if the model has several seeds: their spread is then shown as ± sd instead)."""
     rows = []
     for spec in table_cfg["rows"]:
-        metrics = metrics_by_model.get(spec.get("model") or "", {})
+        runs = runs_by_model.get(spec.get("model") or "", [])
+        metrics = runs[0].metrics if len(runs) == 1 else {}
         row = {"method": spec["method"]}
         for col, src in table_columns(table_cfg).items():
             test_set, metric = src.split(".")
@@ -64,26 +80,74 @@ def interval_table(table_cfg: dict, metrics_by_model: dict[str, dict]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def _cell(ours: float, paper: float, interval: str = "") -> str:
+def paired_tests(table_cfg: dict, runs_by_model: dict[str, list[Run]], n_boot: int,
+                 seed: int) -> pd.DataFrame:
+    """Each classifier's metric minus the baseline's on the same test slices (paired bootstrap)."""
+    spec = table_cfg["paired_test"]
+    baseline, metric = spec["baseline"], spec["metric"]
+    if baseline not in runs_by_model:
+        return pd.DataFrame()
+    rows = []
+    for row in table_cfg["rows"]:
+        model = row.get("model")
+        if model == baseline or model not in runs_by_model or not classifies(runs_by_model[model]):
+            continue
+        for test_set in spec["test_sets"]:
+            labels, ours, base = aligned_probabilities(runs_by_model[model], runs_by_model[baseline],
+                                                       test_set)
+            result = paired_test(labels, ours, base, metric, n_boot=n_boot, seed=seed)
+            rows.append({"method": row["method"], "test_set": test_set,
+                         **{k: result[k] for k in ("diff", "low", "high", "p")}})
+    return pd.DataFrame(rows)
+
+
+def _cell(ours: float, paper: float, spread: str = "") -> str:
     ours_s = "" if math.isnan(ours) else f"{ours:.3f}"
     paper_s = "—" if math.isnan(paper) else f"{paper:.3f}"
     if not ours_s:
         return f"· / {paper_s}"
     delta = "" if math.isnan(paper) else f" ({ours - paper:+.3f})"
-    interval = f" {interval}" if interval else ""
-    return f"**{ours_s}**{interval} / {paper_s}{delta}"
+    if spread.startswith("±"):
+        return f"**{ours_s} {spread}** / {paper_s}{delta}"
+    spread = f" {spread}" if spread else ""
+    return f"**{ours_s}**{spread} / {paper_s}{delta}"
+
+
+def _spread(ours: pd.DataFrame, intervals: pd.DataFrame | None, i: int, col: str) -> str:
+    """"± sd" over seeds where the table has them, else the bootstrap interval (or "")."""
+    sd = ours.loc[i, f"{col}_sd"] if f"{col}_sd" in ours else math.nan
+    if not math.isnan(sd):
+        return f"± {sd:.3f}"
+    return "" if intervals is None else intervals.loc[i, col]
+
+
+def _paired_section(table_cfg: dict, tests: pd.DataFrame) -> list[str]:
+    spec = table_cfg["paired_test"]
+    baseline = next(r["method"] for r in table_cfg["rows"] if r.get("model") == spec["baseline"])
+    lines = [f"## Paired test: {spec['metric']} against {baseline}", "",
+             f"{spec['metric']}(model) − {spec['metric']}(baseline) on the same test slices; 95% "
+             "paired bootstrap interval; two-sided bootstrap p-value (not corrected for "
+             "multiple comparisons). With several seeds, each resample compares seed means.", "",
+             "| Method | " + " | ".join(spec["test_sets"]) + " |", "|---|" + "---|" * len(spec["test_sets"])]
+    for method, group in tests.groupby("method", sort=False):
+        cells = {r.test_set: f"{r.diff:+.3f} [{r.low:+.3f}, {r.high:+.3f}], p = {r.p:.3f}"
+                 for r in group.itertuples()}
+        lines.append(f"| {method} | " + " | ".join(cells.get(t, "") for t in spec["test_sets"]) + " |")
+    return [*lines, ""]
 
 
 def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, data_kind: str,
-                    provenance: dict, intervals: pd.DataFrame | None = None) -> str:
+                    provenance: dict, intervals: pd.DataFrame | None = None,
+                    tests: pd.DataFrame | None = None) -> str:
     kind_line = (
         "**Toy data** (synthetic DICOM export from `medbench toy`): these numbers check that the "
         "pipeline runs and learns; they are not comparable with the paper's."
         if data_kind == "toy" else "**Real data**: the published protocol on the configured dataset."
     )
     lines = [f"# {table_cfg['title']}", "", kind_line, "",
-             "Each cell: **ours** [95% bootstrap interval over test slices] / paper (ours − paper). "
-             "`·`: not run here; `—`: not reported.", "",
+             "Each cell: **ours** [95% bootstrap interval over test slices] / paper (ours − paper); "
+             "with several training seeds **mean ± sd** over seeds. `·`: not run here; "
+             "`—`: not reported.", "",
              "Run: " + ", ".join(f"{k} `{v}`" for k, v in provenance.items()), ""]
     for section in table_cfg["sections"]:
         cols = list(section["columns"])
@@ -93,25 +157,17 @@ def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, da
         for i, row in ours.iterrows():
             paper_row = paper.loc[row["method"]] if row["method"] in paper.index else None
             cells = [_cell(row[c], math.nan if paper_row is None else float(paper_row[c]),
-                           "" if intervals is None else intervals.loc[i, c]) for c in cols]
+                           _spread(ours, intervals, i, c)) for c in cols]
             if all(c.startswith("· / —") for c in cells):
                 continue  # the paper reports nothing here and we ran nothing
             lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
         lines.append("")
+    if tests is not None and len(tests):
+        lines += _paired_section(table_cfg, tests)
     return "\n".join(lines)
 
 
-def load_metrics(paths: list[str | Path]) -> dict[str, dict]:
-    """Model name (the run directory's name) -> its metrics.json content."""
-    out = {}
-    for path in map(Path, paths):
-        try:
-            out[path.parent.name] = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise DataError(f"{path}: unreadable metrics file ({exc})") from exc
-    return out
-
-
-def provenance(cfg: dict, protocol: str) -> dict:
-    return {"study": cfg["study"], "protocol": protocol, "seed": cfg["seed"],
-            "image_size": cfg["data"]["image_size"]}
+def provenance(cfg: dict, protocol: str, runs_by_model: dict[str, list[Run]]) -> dict:
+    seeds = sorted({run.seed for runs in runs_by_model.values() for run in runs})
+    return {"study": cfg["study"], "protocol": protocol, "split seed": cfg["seed"],
+            "training seeds": ", ".join(map(str, seeds)), "image_size": cfg["data"]["image_size"]}

@@ -1,0 +1,123 @@
+"""The paper's comparative claims, checked on our run (results/claims.md).
+
+Each claim of the study YAML's `claims:` (best / greater / less / equal on one test-set
+metric) is checked twice: on the paper's own table (does the text match its numbers?) and on
+our predictions, with a paired bootstrap over the test slices. A point estimate that agrees
+is not enough to say the claim holds, so the verdict says whether the paired 95% interval of
+the difference excludes zero, and whether the two models' own intervals overlap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from medbench.errors import ConfigError
+from medbench.evaluate.bootstrap import paired_test
+from medbench.evaluate.metrics import classification_metrics
+from medbench.report.runs import Run, aligned_probabilities, classifies
+from medbench.report.tables import table_columns
+
+CLAIM_METRICS = set(classification_metrics([0, 1], [0.2, 0.8]))
+
+
+def _paper_value(paper: pd.DataFrame, column: str, method: str) -> float:
+    return float(paper.loc[method, column]) if method in paper.index else math.nan
+
+
+def _paper_verdict(claim: dict, values: dict[str, float], paper_column: pd.Series) -> str:
+    """Does the paper's own table support the claim (3-decimal values)?"""
+    a = values[claim["models"][0]]
+    if math.isnan(a):
+        return "not in the table"
+    if claim["kind"] == "best":
+        return "yes" if a >= paper_column.max() else f"no (max {paper_column.max():.3f})"
+    b = values[claim["models"][1]]
+    ok = {"greater": a > b, "less": a < b, "equal": round(a, 3) == round(b, 3)}[claim["kind"]]
+    return "yes" if ok else f"no ({a:.3f} vs {b:.3f})"
+
+
+def _verdict(kind: str, test: dict) -> str:
+    excludes_zero = test["low"] > 0 or test["high"] < 0
+    if kind == "equal":
+        return "consistent (difference interval includes 0)" if not excludes_zero else "does not hold"
+    agrees = test["diff"] > 0 if kind in ("greater", "best") else test["diff"] < 0
+    if agrees:
+        return "holds (significant)" if excludes_zero else "holds as a point estimate only"
+    return "contradicted (significant)" if excludes_zero else "does not hold (within noise)"
+
+
+def _overlap(a_ci, b_ci) -> str:
+    return "overlap" if a_ci[0] <= b_ci[1] and b_ci[0] <= a_ci[1] else "disjoint"
+
+
+def _opponent(claim: dict, runs: dict[str, list[Run]], test_set: str, metric: str) -> str:
+    """`best` claims: the strongest other classifier (by our seed-mean value)."""
+    def value(model):
+        return float(np.mean([r.metrics[test_set][metric] for r in runs[model]]))
+
+    others = [m for m in runs if m != claim["models"][0] and classifies(runs[m])]
+    return max(others, key=value)
+
+
+def check_claims(claims: list[dict], table_cfg: dict, runs: dict[str, list[Run]],
+                 paper: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+    columns = {src: col for col, src in table_columns(table_cfg).items()}
+    method_of = {row.get("model"): row["method"] for row in table_cfg["rows"]}
+    rows = []
+    for claim in claims:
+        test_set, metric = claim["metric"].split(".")
+        if metric not in CLAIM_METRICS or claim["metric"] not in columns:
+            raise ConfigError(f"claim {claim['claim']!r}: metric {claim['metric']} is not a "
+                              f"classification column of {table_cfg['name']}")
+        column = columns[claim["metric"]]
+        values = {m: _paper_value(paper, column, method_of.get(m, "")) for m in claim["models"]}
+        row = {"claim": claim["claim"], "source": claim.get("source", ""),
+               "paper": _paper_verdict(claim, values, paper[column].dropna())}
+        models = list(claim["models"])
+        if claim["kind"] == "best" and models[0] in runs:
+            models.append(_opponent(claim, runs, test_set, metric))
+        missing = [m for m in models if m not in runs]
+        if missing:
+            rows.append(row | {"verdict": f"not run ({', '.join(missing)})"})
+            continue
+        labels, a, b = aligned_probabilities(runs[models[0]], runs[models[1]], test_set)
+        test = paired_test(labels, a, b, metric, n_boot=n_boot, seed=seed)
+        rows.append(row | {
+            "versus": models[1], "ours": test["a"], "theirs": test["b"], "diff": test["diff"],
+            "low": test["low"], "high": test["high"], "p": test["p"],
+            "intervals": _overlap(test["a_ci"], test["b_ci"]), "verdict": _verdict(claim["kind"], test),
+        })
+    return pd.DataFrame(rows)
+
+
+def render_claims(checked: pd.DataFrame, title: str, data_kind: str, provenance: dict) -> str:
+    kind_line = ("**Toy data**: these verdicts test the pipeline, not the paper."
+                 if data_kind == "toy" else "**Real data**.")
+    lines = [f"# Claims of the paper, checked: {title}", "", kind_line, "",
+             "Run: " + ", ".join(f"{k} `{v}`" for k, v in provenance.items()), "",
+             "*paper's table*: does the paper's own Table 1 support the sentence? *ours*: the "
+             "claimed model's value vs the model it is compared with (for \"highest\": the "
+             "strongest other classifier of this run). Δ: ours − theirs with its paired 95% "
+             "bootstrap interval over test slices and two-sided p-value; *intervals*: whether the "
+             "two models' own 95% intervals overlap. \"holds (significant)\" needs the paired "
+             "interval to exclude 0.", "",
+             "| # | claim | paper's table | ours vs | Δ [95% CI], p | intervals | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for i, row in enumerate(checked.to_dict("records"), 1):
+        if "diff" in row and not pd.isna(row.get("diff")):
+            versus = f"{row['ours']:.3f} vs {row['theirs']:.3f} ({row['versus']})"
+            delta = f"{row['diff']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}], p = {row['p']:.3f}"
+            overlap = row["intervals"]
+        else:
+            versus = delta = overlap = "·"
+        lines.append(f"| {i} | {row['claim']} ({row['source']}) | {row['paper']} | {versus} | "
+                     f"{delta} | {overlap} | **{row['verdict']}** |")
+    held = checked["verdict"].str.startswith(("holds", "consistent")).sum()
+    lines += ["", f"{held} of {len(checked)} claims hold in this run (\"no change\" claims: are "
+              "consistent) as point estimates or better; "
+              f"{checked['verdict'].eq('holds (significant)').sum()} with a paired interval "
+              "excluding 0.", ""]
+    return "\n".join(lines)

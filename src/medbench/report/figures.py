@@ -1,0 +1,134 @@
+"""The brain_ct figures drawn from saved runs (nothing is re-run; Grad-CAM, which needs the
+model, is in `medbench.report.gradcam`).
+
+- `roc_figure`: ROC curves of every classifier on every test set.
+- `overlay_figure`: ground-truth vs predicted masks of the segmenting models.
+- `curves_figure`: per-epoch training/validation loss and the monitored validation metric.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
+
+from medbench.data.cache import SliceCache
+from medbench.errors import DataError
+from medbench.evaluate.metrics import binary_iou
+from medbench.fileio import atomic_path
+from medbench.report.runs import Run, classifies, seed_probabilities
+
+TEST_SET_TITLES = {"test_h1_4": "Test data (Hospital 1-4)", "test_h5_11": "Test data (Hospital 5-11)"}
+
+
+def save_figure(fig, out: str | Path) -> None:
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", format=Path(out).suffix.lstrip("."))
+    plt.close(fig)
+
+
+def outline(ax, mask: np.ndarray, color: str = "lime") -> None:
+    if mask.any():
+        ax.contour(mask.astype(float), levels=[0.5], colors=color, linewidths=1.0)
+
+
+def blank(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+# ------------------------------------------------------------------------------- ROC
+def roc_figure(runs: dict[str, list[Run]], method_of: dict[str, str], test_sets, out) -> None:
+    classifiers = [m for m in method_of if m in runs and classifies(runs[m])]
+    if not classifiers:
+        raise DataError("ROC figure: no classifier among the runs")
+    fig, axes = plt.subplots(1, len(test_sets), figsize=(5.2 * len(test_sets), 5), squeeze=False)
+    colors = plt.get_cmap("tab20")(np.linspace(0, 1, len(classifiers), endpoint=False))
+    for ax, test_set in zip(axes[0], test_sets, strict=True):
+        for color, model in zip(colors, classifiers, strict=True):
+            labels, probs = seed_probabilities(runs[model], test_set)
+            fpr, tpr, _ = roc_curve(labels, probs[0])
+            auc = np.mean([r.metrics[test_set]["auc"] for r in runs[model]])
+            ax.plot(fpr, tpr, color=color, lw=1.2, label=f"{method_of[model]} ({auc:.3f})")
+        ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8)
+        ax.set(title=TEST_SET_TITLES.get(test_set, test_set), xlabel="false positive rate",
+               ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
+        ax.legend(fontsize=6, loc="lower right", title="AUC", title_fontsize=7)
+    save_figure(fig, out)
+
+
+# ------------------------------------------------------------------------------- overlays
+def _seg_predictions(run: Run, test_set: str) -> dict[str, np.ndarray]:
+    path = run.directory / "predictions" / f"{test_set}.npz"
+    with np.load(path) as arrays:
+        if "seg_pred" not in arrays:
+            raise DataError(f"{path}: model '{run.model}' has no segmentation output")
+        return {sid: pred for sid, pred in zip(arrays["seg_slice_id"], arrays["seg_pred"], strict=True)}
+
+
+def overlay_figure(runs: dict[str, list[Run]], method_of: dict[str, str], cache_dir, spec: dict,
+                   out) -> None:
+    models = [m for m in spec["models"] if m in runs]
+    if not models:
+        raise DataError(f"overlay figure: none of {spec['models']} was run")
+    cache = SliceCache.load(cache_dir)
+    preds = {m: _seg_predictions(runs[m][0], spec["test_set"]) for m in models}
+    row_of = {sid: i for i, sid in enumerate(cache.index["slice_id"])}
+    shared = sorted(set.intersection(*(set(p) for p in preds.values())))
+    area = {sid: int(cache.masks[row_of[sid]].sum()) for sid in shared}
+    lesions = [sid for sid in sorted(shared, key=lambda s: -area[s]) if area[sid]]
+    picked = lesions[:: max(1, len(lesions) // spec["slices"])][: spec["slices"]]
+    fig, axes = plt.subplots(len(picked), 1 + len(models), figsize=(2.2 * (1 + len(models)),
+                                                                     2.3 * len(picked)), squeeze=False)
+    for i, sid in enumerate(picked):
+        image, mask = cache.images[row_of[sid]], cache.masks[row_of[sid]].astype(bool)
+        for j, model in enumerate([None, *models]):
+            ax = axes[i, j]
+            blank(ax)
+            ax.imshow(image, cmap="gray")
+            if model is None:
+                ax.imshow(np.ma.masked_where(~mask, mask), cmap="autumn_r", alpha=0.5)
+                ax.set_title("ground truth" if i == 0 else "", fontsize=8)
+                ax.set_ylabel(sid, fontsize=7)
+                continue
+            pred = preds[model][sid].astype(bool)
+            ax.imshow(np.ma.masked_where(~pred, pred), cmap="cool", alpha=0.5)
+            outline(ax, mask)
+            ax.set_xlabel(f"IoU {binary_iou(pred, mask):.2f}", fontsize=7)
+            if i == 0:
+                ax.set_title(method_of[model], fontsize=8)
+    save_figure(fig, out)
+
+
+# ------------------------------------------------------------------------------- curves
+def curves_figure(runs: dict[str, list[Run]], method_of: dict[str, str], out) -> None:
+    models = [m for m in method_of if m in runs]
+    cols = min(4, len(models))
+    nrows = math.ceil(len(models) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.8 * nrows), squeeze=False)
+    for ax in axes.flat[len(models):]:
+        ax.axis("off")
+    for ax, model in zip(axes.flat, models, strict=False):
+        for run in runs[model]:
+            path = run.directory / "metrics.csv"
+            if not path.is_file():
+                raise DataError(f"{path}: per-epoch metrics missing")
+            log = pd.read_csv(path)
+            ax.plot(log["epoch"], log["train_loss"], color="tab:blue", lw=1, label="train loss")
+            ax.plot(log["epoch"], log["val_loss"], color="tab:orange", lw=1, label="val loss")
+            metric = "val_auc" if "val_auc" in log else "val_iou"
+            twin = ax.twinx()
+            twin.plot(log["epoch"], log[metric], color="tab:green", lw=1, ls="--", label=metric)
+            twin.set_ylim(0, 1)
+            twin.tick_params(labelsize=6)
+        ax.set_title(method_of[model], fontsize=8)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.tick_params(labelsize=6)
+        if ax is axes.flat[0]:
+            lines = ax.get_lines()[:2] + twin.get_lines()[:1]
+            ax.legend(lines, [ln.get_label() for ln in lines], fontsize=6)
+    save_figure(fig, out)

@@ -1,0 +1,77 @@
+"""Finished runs as the reports see them: one per (model, training seed).
+
+A run directory is `<runs>/<protocol>/seed<S>/<model>/` holding `metrics.json` and
+`predictions/<test set>.csv`; tables, claims and figures all read runs through here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medbench.errors import DataError
+
+SEED_DIR = re.compile(r"seed(\d+)")
+
+
+@dataclass(frozen=True)
+class Run:
+    model: str
+    seed: int
+    directory: Path
+    metrics: dict
+
+    def predictions(self, test_set: str) -> pd.DataFrame:
+        path = self.directory / "predictions" / f"{test_set}.csv"
+        if not path.is_file():
+            raise DataError(f"{path}: predictions missing; re-run `medbench predict`")
+        return pd.read_csv(path)
+
+
+def load_runs(metrics_paths) -> dict[str, list[Run]]:
+    """Model -> its runs sorted by seed, from `.../seed<S>/<model>/metrics.json` paths."""
+    runs: dict[str, list[Run]] = {}
+    for path in map(Path, metrics_paths):
+        match = SEED_DIR.fullmatch(path.parent.parent.name)
+        if not match:
+            raise DataError(f"{path}: expected a run directory .../seed<N>/<model>/metrics.json")
+        try:
+            metrics = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path}: unreadable metrics file ({exc})") from exc
+        runs.setdefault(path.parent.name, []).append(
+            Run(path.parent.name, int(match.group(1)), path.parent, metrics))
+    return {model: sorted(found, key=lambda r: r.seed) for model, found in runs.items()}
+
+
+def seed_probabilities(runs: list[Run], test_set: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (n,), probabilities (seeds, n)) of one model, slices aligned across seeds."""
+    tables = [run.predictions(test_set).set_index("slice_id") for run in runs]
+    if "prob" not in tables[0]:
+        raise DataError(f"{runs[0].directory}: model '{runs[0].model}' does not classify")
+    order = tables[0].index
+    for run, table in zip(runs[1:], tables[1:], strict=True):
+        if not table.index.sort_values().equals(order.sort_values()):
+            raise DataError(f"{run.directory}: {test_set} slices differ from seed {runs[0].seed}'s")
+    return tables[0]["label"].to_numpy(), np.stack([t.loc[order, "prob"].to_numpy() for t in tables])
+
+
+def aligned_probabilities(runs_a: list[Run], runs_b: list[Run], test_set: str):
+    """Labels and both models' (seeds, n) probabilities on the same slices in the same order."""
+    ids_a = runs_a[0].predictions(test_set)["slice_id"]
+    ids_b = runs_b[0].predictions(test_set)["slice_id"]
+    if sorted(ids_a) != sorted(ids_b):
+        raise DataError(f"{runs_a[0].model} and {runs_b[0].model}: different {test_set} slices")
+    labels, a = seed_probabilities(runs_a, test_set)
+    _, b = seed_probabilities(runs_b, test_set)
+    position = {sid: i for i, sid in enumerate(runs_b[0].predictions(test_set)["slice_id"])}
+    return labels, a, b[:, [position[sid] for sid in ids_a]]
+
+
+def classifies(runs: list[Run]) -> bool:
+    return any("auc" in m for m in runs[0].metrics.values() if isinstance(m, dict))

@@ -56,7 +56,7 @@ def test_mismatched_checkpoint_is_an_error_naming_it(swin_unet_run, tmp_path):
 
 
 def test_joint_cnn_loads_the_unet_encoder(tmp_path):
-    seg = create_model("unet", encoder_name="efficientnet-b0")
+    seg = create_model("unet", encoder_name="tu-efficientnet_b0")
     path = tmp_path / "unet.pt"
     save_checkpoint(path, {"arch": "unet", "state_dict": seg.state_dict()})
     joint = create_model("joint_cnn", frozen_checkpoint=str(path))

@@ -56,6 +56,9 @@ def test_toy_pipeline_fills_the_implemented_rows(workdir):
     assert "**Toy data**" in md and "MTL-Swin-Unet(cls+seg+rec)" in md
     assert "## Paired test: auc against Swin Transformer" in md
     assert re.search(r"\| Joint-SwinTransformer \| [+-]\d\.\d{3} \[", md)
+    # the paper's slice-level split: every Hospital 1-4 test patient also trains
+    leak = re.search(r"\| test_h1_4 \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|", md)
+    assert leak and leak.group(2) == leak.group(3) and leak.group(1) == leak.group(4)
     leakage = pd.read_csv(workdir / "data" / "interim" / "brain_ct" / "leakage.csv")
     assert set(leakage["protocol"]) == {"paper", "patient_disjoint"}
 
@@ -66,7 +69,9 @@ def test_patient_disjoint_table_from_the_same_rules(workdir):
     table = pd.read_csv(workdir / "results" / "table1_patient_disjoint.csv").set_index("model")
     assert 0 <= table.loc["resnet152", "h1_4_auc"] <= 1
     assert (workdir / "runs/brain_ct/patient_disjoint/seed0/swin_unet/model.pt").exists()
-    assert "protocol `patient_disjoint`" in (workdir / "results/table1_patient_disjoint.md").read_text()
+    md = (workdir / "results/table1_patient_disjoint.md").read_text()
+    assert "protocol `patient_disjoint`" in md
+    assert re.search(r"## Patient leakage of this split\n(.*\n)*\| test_h1_4 \| \d+ \| \d+ \| 0 \| 0 \|", md)
 
 
 def test_claims_are_checked_on_the_run_and_on_the_papers_table(workdir):

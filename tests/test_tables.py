@@ -96,3 +96,10 @@ def test_several_seeds_give_mean_and_sd(table_cfg, paper):
     assert resnet["seeds"] == 2
     md = render_markdown(table_cfg, ours, paper, "toy", {}, interval_table(table_cfg, runs))
     assert "| ResNet152 (He et al. 2015) | **0.950 ± 0.071** / 0.901 (+0.049) |" in md
+
+
+def test_markdown_reports_the_splits_patient_leakage(table_cfg, paper):
+    leakage = pd.DataFrame([{"test_set": "test_h1_4", "test_slices": 80, "test_patients": 36,
+                             "patients_shared_with_train": 36, "slices_of_shared_patients": 80}])
+    md = render_markdown(table_cfg, build_table(table_cfg, METRICS), paper, "toy", {}, leakage=leakage)
+    assert "## Patient leakage of this split" in md and "| test_h1_4 | 80 | 36 | 36 | 80 |" in md

@@ -79,6 +79,8 @@ def _cmd_evaluate(args) -> None:
 
 
 def _cmd_table(args) -> None:
+    import pandas as pd
+
     from medbench.report import tables
     from medbench.report.runs import load_runs
 
@@ -89,9 +91,13 @@ def _cmd_table(args) -> None:
     paper = tables.read_paper_results(table_cfg["paper_results"], list(tables.table_columns(table_cfg)))
     tests = (tables.paired_tests(table_cfg, runs, _bootstrap_samples(cfg), cfg["seed"])
              if "paired_test" in table_cfg else None)
+    leakage = None
+    if args.leakage:
+        leakage = pd.read_csv(args.leakage)
+        leakage = leakage[leakage["protocol"] == args.protocol]
     md = tables.render_markdown(table_cfg, ours, paper, args.data_kind,
                                 tables.provenance(cfg, args.protocol, runs),
-                                tables.interval_table(table_cfg, runs), tests)
+                                tables.interval_table(table_cfg, runs), tests, leakage)
     write_csv(args.csv, ours)
     write_text(args.md, md)
 
@@ -205,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-kind", choices=["toy", "real"], required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
+    p.add_argument("--leakage", default=None, help="leakage.csv of `medbench split` (shown in the md)")
 
     p = verb("claims", _cmd_claims, "check the paper's comparative claims on our runs")
     p.add_argument("--metrics", nargs="+", required=True)

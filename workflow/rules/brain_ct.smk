@@ -162,6 +162,7 @@ rule brain_ct_table:
     and the paired test against the baseline."""
     input:
         unpack(BRAIN_CT_REPORT_INPUTS),
+        leakage=rules.brain_ct_split.output.leakage,
     output:
         csv=report(
             "results/{brain_ct_table}.csv",
@@ -183,7 +184,7 @@ rule brain_ct_table:
     shell:
         "medbench table --config {params.study} --override {params.override:q} "
         "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
-        "--csv {output.csv} --md {output.md} > {log} 2>&1"
+        "--leakage {input.leakage} --csv {output.csv} --md {output.md} > {log} 2>&1"
 
 
 rule brain_ct_claims:

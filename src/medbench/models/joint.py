@@ -101,7 +101,7 @@ def joint_swin(frozen_checkpoint: str | None = None, num_classes: int = 2, pretr
 
 
 @register_model
-def joint_cnn(frozen_checkpoint: str | None = None, encoder_name: str = "efficientnet-b0",
+def joint_cnn(frozen_checkpoint: str | None = None, encoder_name: str = "tu-efficientnet_b0",
               num_classes: int = 2, in_chans: int = 1, img_size: int | None = None,
               pretrained: bool = False, pretrained_path: str | None = None) -> nn.Module:
     """joint-CNN: frozen encoder of an EfficientNet `unet` + trainable EfficientNet encoder.

@@ -22,7 +22,7 @@ class SmpSegmenter(nn.Module):
 def unet(encoder_name: str = "resnet34", num_classes: int = 2, in_chans: int = 1,
          img_size: int | None = None, pretrained: bool = False,
          pretrained_path: str | None = None) -> nn.Module:
-    """smp Unet; `encoder_name` any smp encoder (resnet34, efficientnet-b0, ...).
+    """smp Unet; `encoder_name` any smp encoder (resnet34, tu-efficientnet_b0, ...).
 
     `img_size` is accepted for a uniform interface and unused (fully convolutional). ImageNet
     encoder weights come from smp's hub when `pretrained`; `pretrained_path` loads a local

@@ -9,11 +9,13 @@ model, is in `medbench.report.gradcam`).
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve
 
 from medbench.data.cache import SliceCache
@@ -36,6 +38,11 @@ def outline(ax, mask: np.ndarray, color: str = "lime") -> None:
         ax.contour(mask.astype(float), levels=[0.5], colors=color, linewidths=1.0)
 
 
+def wrapped(title: str, width: int = 24) -> str:
+    """Table 1's method names are long; panel titles wrap instead of overlapping."""
+    return textwrap.fill(title, width)
+
+
 def blank(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -48,12 +55,14 @@ def roc_figure(runs: dict[str, list[Run]], method_of: dict[str, str], test_sets,
         raise DataError("ROC figure: no classifier among the runs")
     fig, axes = plt.subplots(1, len(test_sets), figsize=(5.2 * len(test_sets), 5), squeeze=False)
     colors = plt.get_cmap("tab20")(np.linspace(0, 1, len(classifiers), endpoint=False))
+    styles = ["-", "--", "-.", ":"]
     for ax, test_set in zip(axes[0], test_sets, strict=True):
-        for color, model in zip(colors, classifiers, strict=True):
+        for k, (color, model) in enumerate(zip(colors, classifiers, strict=True)):
             labels, probs = seed_probabilities(runs[model], test_set)
             fpr, tpr, _ = roc_curve(labels, probs[0])
             auc = np.mean([r.metrics[test_set]["auc"] for r in runs[model]])
-            ax.plot(fpr, tpr, color=color, lw=1.2, label=f"{method_of[model]} ({auc:.3f})")
+            ax.plot(fpr, tpr, color=color, lw=1.2, ls=styles[k % len(styles)],
+                    label=f"{method_of[model]} ({auc:.3f})")
         ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8)
         ax.set(title=TEST_SET_TITLES.get(test_set, test_set), xlabel="false positive rate",
                ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
@@ -100,7 +109,8 @@ def overlay_figure(runs: dict[str, list[Run]], method_of: dict[str, str], cache_
             outline(ax, mask)
             ax.set_xlabel(f"IoU {binary_iou(pred, mask):.2f}", fontsize=7)
             if i == 0:
-                ax.set_title(method_of[model], fontsize=8)
+                ax.set_title(wrapped(method_of[model]), fontsize=8)
+    fig.tight_layout()
     save_figure(fig, out)
 
 
@@ -109,7 +119,8 @@ def curves_figure(runs: dict[str, list[Run]], method_of: dict[str, str], out) ->
     models = [m for m in method_of if m in runs]
     cols = min(4, len(models))
     nrows = math.ceil(len(models) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.8 * cols, 3.0 * nrows), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat[len(models):]:
         ax.axis("off")
     for ax, model in zip(axes.flat, models, strict=False):
@@ -125,8 +136,9 @@ def curves_figure(runs: dict[str, list[Run]], method_of: dict[str, str], out) ->
             twin.plot(log["epoch"], log[metric], color="tab:green", lw=1, ls="--", label=metric)
             twin.set_ylim(0, 1)
             twin.tick_params(labelsize=6)
-        ax.set_title(method_of[model], fontsize=8)
+        ax.set_title(wrapped(method_of[model], 40), fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=6)
         if ax is axes.flat[0]:
             lines = ax.get_lines()[:2] + twin.get_lines()[:1]

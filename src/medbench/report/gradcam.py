@@ -100,7 +100,7 @@ def gradcam_figure(model_path, cache_dir, splits_csv, protocol: str, spec: dict,
     model = load_trained_model(model_path, torch.device("cpu"))
     titles = {"a": f"(a) {label}-positive", "b": f"(b) hematoma, {label}-negative"}
     k = max(len(p) for p in panels.values())
-    fig, axes = plt.subplots(4, k, figsize=(2.2 * k, 9.2), squeeze=False)
+    fig, axes = plt.subplots(4, k, figsize=(2.2 * k, 9.2), squeeze=False, layout="constrained")
     stats = []
     for p, (panel, panel_rows) in enumerate(panels.items()):
         images = torch.from_numpy(np.asarray(cache.images[panel_rows], np.float32) / 255.0)[:, None]
@@ -125,7 +125,7 @@ def gradcam_figure(model_path, cache_dir, splits_csv, protocol: str, spec: dict,
             bottom.imshow(pixels[j], cmap="gray", vmin=0, vmax=1)
             bottom.imshow(cams[j], cmap="jet", alpha=0.45, vmin=0, vmax=1)
             outline(bottom, masks[j], "white")
-            bottom.set_xlabel(f"p={probs[j]:.2f}, in mask {energy['energy_in_mask'][j]:.0%}", fontsize=7)
+            bottom.set_xlabel(f"p={probs[j]:.3f}, in mask {energy['energy_in_mask'][j]:.0%}", fontsize=7)
         axes[2 * p, 0].set_ylabel(titles[panel] + "\nCT + hematoma", fontsize=8)
         axes[2 * p + 1, 0].set_ylabel("Grad-CAM", fontsize=8)
     fig.suptitle(f"Grad-CAM, {spec['model']} (encoder stage {spec['stage']}), "

@@ -136,9 +136,22 @@ def _paired_section(table_cfg: dict, tests: pd.DataFrame) -> list[str]:
     return [*lines, ""]
 
 
+def _leakage_section(leakage: pd.DataFrame) -> list[str]:
+    lines = ["## Patient leakage of this split", "",
+             "Test patients that also have slices in the training split: the paper splits slices, "
+             "so neighbouring slices of one patient can sit on both sides; the `patient_disjoint` "
+             "protocol (results/table1_patient_disjoint.md) keeps patients apart.", "",
+             "| test set | test slices | test patients | patients also in train | their test slices |",
+             "|---|---|---|---|---|"]
+    for r in leakage.itertuples():
+        lines.append(f"| {r.test_set} | {r.test_slices} | {r.test_patients} | "
+                     f"{r.patients_shared_with_train} | {r.slices_of_shared_patients} |")
+    return [*lines, ""]
+
+
 def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, data_kind: str,
                     provenance: dict, intervals: pd.DataFrame | None = None,
-                    tests: pd.DataFrame | None = None) -> str:
+                    tests: pd.DataFrame | None = None, leakage: pd.DataFrame | None = None) -> str:
     kind_line = (
         "**Toy data** (synthetic DICOM export from `medbench toy`): these numbers check that the "
         "pipeline runs and learns; they are not comparable with the paper's."
@@ -164,6 +177,8 @@ def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, da
         lines.append("")
     if tests is not None and len(tests):
         lines += _paired_section(table_cfg, tests)
+    if leakage is not None:
+        lines += _leakage_section(leakage)
     return "\n".join(lines)
 
 

@@ -24,6 +24,8 @@ from medbench.evaluate.metrics import binary_iou
 from medbench.fileio import atomic_path
 from medbench.report.runs import Run, classifies, seed_probabilities
 
+VALIDATION_METRICS = {"val_auc": {"color": "tab:green", "ls": "--"},
+                      "val_iou": {"color": "tab:purple", "ls": ":"}}
 TEST_SET_TITLES = {"test_h1_4": "Test data (Hospital 1-4)", "test_h5_11": "Test data (Hospital 5-11)"}
 
 
@@ -124,6 +126,7 @@ def curves_figure(runs: dict[str, list[Run]], method_of: dict[str, str], out) ->
     for ax in axes.flat[len(models):]:
         ax.axis("off")
     for ax, model in zip(axes.flat, models, strict=False):
+        twin = ax.twinx()  # validation metrics in [0, 1] beside the losses
         for run in runs[model]:
             path = run.directory / "metrics.csv"
             if not path.is_file():
@@ -131,16 +134,15 @@ def curves_figure(runs: dict[str, list[Run]], method_of: dict[str, str], out) ->
             log = pd.read_csv(path)
             ax.plot(log["epoch"], log["train_loss"], color="tab:blue", lw=1, label="train loss")
             ax.plot(log["epoch"], log["val_loss"], color="tab:orange", lw=1, label="val loss")
-            metric = "val_auc" if "val_auc" in log else "val_iou"
-            twin = ax.twinx()
-            twin.plot(log["epoch"], log[metric], color="tab:green", lw=1, ls="--", label=metric)
-            twin.set_ylim(0, 1)
-            twin.tick_params(labelsize=6)
+            for metric, style in VALIDATION_METRICS.items():
+                if metric in log:
+                    twin.plot(log["epoch"], log[metric], lw=1, label=metric, **style)
+        twin.set_ylim(0, 1)
+        twin.tick_params(labelsize=6)
         ax.set_title(wrapped(method_of[model], 40), fontsize=8)
         ax.set_xlabel("epoch", fontsize=7)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=6)
-        if ax is axes.flat[0]:
-            lines = ax.get_lines()[:2] + twin.get_lines()[:1]
-            ax.legend(lines, [ln.get_label() for ln in lines], fontsize=6)
+        lines = ax.get_lines()[:2] + twin.get_lines()[:len(VALIDATION_METRICS)]
+        ax.legend(lines, [ln.get_label() for ln in lines], fontsize=5, loc="center right")
     save_figure(fig, out)

@@ -22,7 +22,6 @@ correlated with hypodensity in `cue_hospitals` and independent of it elsewhere.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -36,6 +35,7 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
+from medbench.data.toy import checked_params
 from medbench.errors import ConfigError
 from medbench.fileio import atomic_dir, file_digest
 from medbench.progress import progress
@@ -68,14 +68,8 @@ class ToyBrainCTConfig:
 
     @classmethod
     def from_dict(cls, params: dict | None) -> ToyBrainCTConfig:
-        params = dict(params or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"toy brain_ct: unknown parameter(s) {unknown}; known: {sorted(known)}")
-        for key in ("patients_per_hospital", "slices_per_patient", "mask_hospitals", "cue_hospitals"):
-            if key in params:
-                params[key] = tuple(params[key])
+        params = checked_params(cls, params, "brain_ct", tuples=(
+            "patients_per_hospital", "slices_per_patient", "mask_hospitals", "cue_hospitals"))
         cfg = cls(**params)
         lo, hi = cfg.slices_per_patient
         if not 1 <= lo <= hi:

@@ -19,7 +19,6 @@ sections staining darker.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from scipy import ndimage
 
 from medbench.data.hubmap import COLUMNS, ORGANS
 from medbench.data.io.rle import rle_encode
+from medbench.data.toy import checked_params
 from medbench.errors import ConfigError
 from medbench.fileio import atomic_dir
 from medbench.progress import progress
@@ -58,14 +58,7 @@ class ToyHubmapConfig:
 
     @classmethod
     def from_dict(cls, params: dict | None) -> ToyHubmapConfig:
-        params = dict(params or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"toy hubmap: unknown parameter(s) {unknown}; known: {sorted(known)}")
-        if "organs" in params:
-            params["organs"] = tuple(params["organs"])
-        cfg = cls(**params)
+        cfg = cls(**checked_params(cls, params, "hubmap", tuples=("organs",)))
         if bad := sorted(set(cfg.organs) - set(ORGANS)):
             raise ConfigError(f"toy hubmap: unknown organ(s) {bad}; known: {list(ORGANS)}")
         return cfg

@@ -29,3 +29,13 @@ def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
     assert capsys.readouterr().out.split() == ["joint_cnn", "joint_swin", "mtl_swin_unet", "resnet152",
                                               "swin_transformer", "swin_unet", "unet"]
+
+
+def test_toy_hubmap_writes_both_kaggle_exports(tmp_path, capsys):
+    assert main(["toy", "hubmap", "--out", str(tmp_path / "hubmap"),
+                 "--params", '{"size": 64, "images_scale": 0.05, "hubmap_per_organ": 1}']) == 0
+    for source in ("hpa", "hubmap"):
+        assert (tmp_path / "hubmap" / source / "train.csv").is_file()
+    assert main(["toy", "hubmap", "--out", str(tmp_path / "x"), "--params", '{"sise": 1}']) == 2
+    assert "toy hubmap: unknown parameter(s) ['sise']" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -1,6 +1,6 @@
 """`medbench <verb>`: every pipeline step, called by Snakemake rules or by hand.
 
-    medbench toy brain_ct --out data/raw/brain_ct [--params JSON]
+    medbench toy brain_ct|hubmap --out data/raw/<study> [--params JSON]
     medbench ingest   --config STUDY.yaml --manifest CSV --out CACHE_DIR
     medbench split    --config STUDY.yaml --cache CACHE_DIR --out splits.csv --leakage leakage.csv
     medbench train    --config STUDY.yaml --model NAME --cache DIR --splits CSV --out RUN_DIR
@@ -31,9 +31,15 @@ log = logging.getLogger("medbench")
 
 
 def _cmd_toy(args) -> None:
-    from medbench.data.toy.brain_ct import ToyBrainCTConfig, generate
+    params = json.loads(args.params or "{}")
+    if args.study == "brain_ct":
+        from medbench.data.toy.brain_ct import ToyBrainCTConfig, generate
 
-    generate(args.out, ToyBrainCTConfig.from_dict(json.loads(args.params or "{}")))
+        generate(args.out, ToyBrainCTConfig.from_dict(params))
+    else:
+        from medbench.data.toy.hubmap import ToyHubmapConfig, generate
+
+        generate(args.out, ToyHubmapConfig.from_dict(params))
 
 
 def _cmd_ingest(args) -> None:
@@ -171,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = verb("toy", _cmd_toy, "write a synthetic dataset in the real on-disk format", study=False)
-    p.add_argument("study", choices=["brain_ct"])
+    p.add_argument("study", choices=["brain_ct", "hubmap"])
     p.add_argument("--out", required=True)
     p.add_argument("--params", default=None, help="JSON of generator parameters")
 

@@ -39,3 +39,11 @@ def test_toy_hubmap_writes_both_kaggle_exports(tmp_path, capsys):
     assert main(["toy", "hubmap", "--out", str(tmp_path / "x"), "--params", '{"sise": 1}']) == 2
     assert "toy hubmap: unknown parameter(s) ['sise']" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_figure_without_its_config_section_exits_2(tmp_path, capsys):
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY_YAML.read_text().split("\nfigures:")[0] + "\n")
+    code = main(["figure", "roc", "--config", str(study), "--metrics", "m.json", "--out", "x.png"])
+    assert code == 2
+    assert f"{study}: no `figures.roc` section" in capsys.readouterr().err

@@ -24,7 +24,7 @@ import os
 import sys
 
 from medbench.config import load_study_config
-from medbench.errors import MedbenchError
+from medbench.errors import ConfigError, MedbenchError
 from medbench.fileio import write_csv, write_json, write_text
 
 log = logging.getLogger("medbench")
@@ -127,7 +127,9 @@ def _cmd_figure(args) -> None:
     from medbench.report.runs import load_runs
 
     cfg = _study(args)
-    spec = cfg.get("figures", {}).get(args.kind, {})
+    spec = cfg.get("figures", {}).get(args.kind)
+    if args.kind != "curves" and not spec:
+        raise ConfigError(f"{args.config}: no `figures.{args.kind}` section to draw this figure from")
     method_of = {row["model"]: row["method"] for row in cfg["table"]["rows"] if row.get("model")}
     if args.kind == "gradcam":
         from medbench.report import gradcam

@@ -12,7 +12,7 @@ STUDIES["brain_ct"] = {
     "seeds": training_seeds("brain_ct", BRAIN_CT_STUDY),
     "figures": BRAIN_CT_FIGURES,
 }
-BRAIN_CT_REPORT_INPUTS = report_inputs("brain_ct", ("test_h1_4", "test_h5_11"), "config/paper_results/table1.csv")
+BRAIN_CT_REPORT_INPUTS = report_inputs("brain_ct", TEST_SETS, BRAIN_CT_STUDY["table"]["paper_results"])
 BRAIN_CT_MODEL_SECTIONS = ("seed", "data", "split", "augmentation")
 BRAIN_CT_SLICES = multiext(f"{BRAIN_CT_INTERIM}/slices/", "images.npy", "masks.npy", "index.csv")
 check_table_models(BRAIN_CT_STUDY, BRAIN_CT["models"], "brain_ct")

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 from medbench.config import load_study_config, model_config
+from medbench.data.splits import TEST_SETS
 
 # Software environment of every rule under --use-conda (installs this checkout).
 MEDBENCH_ENV = "../envs/medbench.yaml"

@@ -60,7 +60,7 @@ def roc_figure(runs: dict[str, list[Run]], method_of: dict[str, str], test_sets,
     styles = ["-", "--", "-.", ":"]
     for ax, test_set in zip(axes[0], test_sets, strict=True):
         for k, (color, model) in enumerate(zip(colors, classifiers, strict=True)):
-            labels, probs = seed_probabilities(runs[model], test_set)
+            _, labels, probs = seed_probabilities(runs[model], test_set)
             fpr, tpr, _ = roc_curve(labels, probs[0])
             auc = np.mean([r.metrics[test_set]["auc"] for r in runs[model]])
             ax.plot(fpr, tpr, color=color, lw=1.2, ls=styles[k % len(styles)],

@@ -49,8 +49,8 @@ def load_runs(metrics_paths) -> dict[str, list[Run]]:
     return {model: sorted(found, key=lambda r: r.seed) for model, found in runs.items()}
 
 
-def seed_probabilities(runs: list[Run], test_set: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labels (n,), probabilities (seeds, n)) of one model, slices aligned across seeds."""
+def seed_probabilities(runs: list[Run], test_set: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """(slice ids, labels (n,), probabilities (seeds, n)) of one model, aligned across seeds."""
     tables = [run.predictions(test_set).set_index("slice_id") for run in runs]
     if "prob" not in tables[0]:
         raise DataError(f"{runs[0].directory}: model '{runs[0].model}' does not classify")
@@ -58,18 +58,17 @@ def seed_probabilities(runs: list[Run], test_set: str) -> tuple[np.ndarray, np.n
     for run, table in zip(runs[1:], tables[1:], strict=True):
         if not table.index.sort_values().equals(order.sort_values()):
             raise DataError(f"{run.directory}: {test_set} slices differ from seed {runs[0].seed}'s")
-    return tables[0]["label"].to_numpy(), np.stack([t.loc[order, "prob"].to_numpy() for t in tables])
+    probs = np.stack([t.loc[order, "prob"].to_numpy() for t in tables])
+    return order, tables[0]["label"].to_numpy(), probs
 
 
 def aligned_probabilities(runs_a: list[Run], runs_b: list[Run], test_set: str):
     """Labels and both models' (seeds, n) probabilities on the same slices in the same order."""
-    ids_a = runs_a[0].predictions(test_set)["slice_id"]
-    ids_b = runs_b[0].predictions(test_set)["slice_id"]
+    ids_a, labels, a = seed_probabilities(runs_a, test_set)
+    ids_b, _, b = seed_probabilities(runs_b, test_set)
     if sorted(ids_a) != sorted(ids_b):
         raise DataError(f"{runs_a[0].model} and {runs_b[0].model}: different {test_set} slices")
-    labels, a = seed_probabilities(runs_a, test_set)
-    _, b = seed_probabilities(runs_b, test_set)
-    position = {sid: i for i, sid in enumerate(runs_b[0].predictions(test_set)["slice_id"])}
+    position = {sid: i for i, sid in enumerate(ids_b)}
     return labels, a, b[:, [position[sid] for sid in ids_a]]
 
 

@@ -1,6 +1,8 @@
-"""Training throughput (images/s) of each brain_ct model: forward + backward + SGD step.
+"""Training throughput (images/s) of each model of a study: forward + backward + SGD step.
 
-    python benchmarks/train_throughput.py [--size 224] [--batch 16] [--steps 5] [--device auto]
+    python benchmarks/train_throughput.py [--config config/studies/brain_ct.yaml] [--size 224]
+        [--batch 16] [--steps 5] [--device auto] [--override JSON] [--models a b ...]
+    python benchmarks/train_throughput.py --config config/studies/hubmap.yaml --size 768 --batch 4
 
 Prints one line per model; on CUDA also with AMP. Speed targets live here, not in tests.
 """
@@ -14,7 +16,8 @@ import torch
 
 from medbench.config import load_study_config, model_config
 from medbench.models import create_model
-from medbench.train.losses import MultiTaskLoss
+from medbench.train.losses import build_loss
+from medbench.train.run import model_arguments
 from medbench.train.trainer import resolve_device
 
 
@@ -45,19 +48,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--override", default=None, help="JSON deep-merged into the study YAML")
+    parser.add_argument("--models", nargs="+", help="default: every model of the study")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    cfg = load_study_config(args.config)
-    n, s = args.batch, args.size
-    batch = {"image": torch.rand(n, 1, s, s, device=device),
+    cfg = load_study_config(args.config, args.override)
+    cfg["data"]["image_size"] = n_pixels = args.size
+    n, channels = args.batch, 3 if cfg["study"] == "hubmap" else 1
+    batch = {"image": torch.rand(n, channels, n_pixels, n_pixels, device=device),
              "label": torch.randint(0, 2, (n,), device=device),
-             "mask": torch.randint(0, 2, (n, s, s), device=device),
+             "mask": torch.randint(0, 2, (n, n_pixels, n_pixels), device=device),
              "has_mask": torch.ones(n, dtype=torch.bool, device=device)}
-    print(f"device={device} size={s} batch={n} threads={torch.get_num_threads()}")
-    for name in cfg["models"]:
+    print(f"device={device} size={n_pixels} batch={n} threads={torch.get_num_threads()}")
+    for name in args.models or cfg["models"]:
         recipe = model_config(cfg, name)
-        model = create_model(recipe["arch"], img_size=s, **recipe.get("model_args", {})).to(device)
-        loss_fn = MultiTaskLoss(recipe["loss"]["weights"], recipe["loss"].get("seg"))
+        arguments = model_arguments(cfg, recipe) | {"pretrained": False, "pretrained_path": None}
+        model = create_model(recipe["arch"], **arguments).to(device)
+        loss_fn = build_loss(recipe["loss"], recipe["epochs"])
         for amp in ([False, True] if device.type == "cuda" else [False]):
             ips = throughput(model, loss_fn, batch, args.steps, amp, device)
             print(f"{name:32s} amp={str(amp):5s} {ips:8.1f} images/s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medbench.config import load_study_config
-from medbench.errors import DataError
+from medbench.errors import ConfigError, DataError
 from medbench.report.claims import check_claims, render_claims
 from medbench.report.runs import aligned_probabilities, load_runs
 from medbench.report.tables import paired_tests, read_paper_results, table_columns
@@ -46,7 +46,7 @@ def test_misaligned_predictions_are_refused(runs):
     table = runs["swin_transformer"][0].predictions("test_h1_4")
     table.iloc[:-1].to_csv(runs["swin_transformer"][0].directory / "predictions" / "test_h1_4.csv",
                            index=False)
-    with pytest.raises(DataError, match="different test_h1_4 slices"):
+    with pytest.raises(DataError, match="different test_h1_4 samples"):
         aligned_probabilities(runs["joint_swin"], runs["swin_transformer"], "test_h1_4")
 
 
@@ -94,7 +94,44 @@ def test_every_claim_of_the_paper_matches_the_papers_table_but_one(cfg, paper):
     assert all(checked["verdict"].str.startswith("not run"))
 
 
-def test_claims_on_non_classification_metrics_are_config_errors(cfg, runs, paper):
-    with pytest.raises(Exception, match="not a classification column"):
+def test_claims_on_pooled_metrics_are_config_errors(cfg, runs, paper):
+    """Pooled IoU has no per-slice score to resample in pairs: not a claim metric."""
+    with pytest.raises(ConfigError, match="test_h1_4.iou is not a comparable column of table1"):
         check_claims([_claim("greater", ["swin_unet", "unet"], "test_h1_4.iou")], cfg["table"],
                      runs, paper, n_boot=10, seed=0)
+
+
+def _dice_run(root, model: str, dice: list[float]):
+    """A hubmap run: the same Dice per image on both evaluation sets."""
+    import json
+
+    import pandas as pd
+
+    run = root / "seed0" / model
+    (run / "predictions").mkdir(parents=True)
+    ids = [str(1000 + i) for i in range(len(dice))]
+    for test_set in ("test_pub", "test_priv"):
+        pd.DataFrame({"id": ids, "organ": "kidney", "data_source": "HPA", "threshold": 0.5,
+                      "dice": dice}).to_csv(run / "predictions" / f"{test_set}.csv", index=False)
+    metrics = {test_set: {"dice": sum(dice) / len(dice)} for test_set in ("test_pub", "test_priv")}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    return run / "metrics.json"
+
+
+def test_hubmap_claims_compare_dice_per_image_and_check_the_papers_table(tmp_path):
+    cfg = load_study_config(REPO / "config" / "studies" / "hubmap.yaml")
+    table_cfg = cfg["table"]
+    paper = read_paper_results(REPO / table_cfg["paper_results"], list(table_columns(table_cfg)))
+    runs = load_runs([_dice_run(tmp_path, "pvtv2_normal", [0.6] * 30),
+                      _dice_run(tmp_path, "pvtv2_aux", [0.5] * 30),
+                      _dice_run(tmp_path, "pvtv2_switched", [0.6 + 0.01 * (i % 3) for i in range(30)])])
+    checked = check_claims(cfg["claims"], table_cfg, runs, paper, n_boot=200, seed=0).set_index("claim")
+    aux = checked.loc["Single auxiliary loss decreases Dice: PVTv2, public"]
+    # the paper's own Table 2 says the opposite: 0.75728 (aux) > 0.74261 (normal)
+    assert aux["paper"] == "no (0.757 vs 0.743)"
+    assert aux["verdict"] == "holds (significant)" and aux["diff"] == pytest.approx(-0.1)
+    switched = checked.loc["Switched > normal: PVTv2, public"]
+    assert switched["paper"] == "yes" and switched["verdict"] == "holds (significant)"
+    assert checked.loc["CoaT (switched auxiliary loss) performed best, 0.778 on the private set",
+                       "paper"] == "yes"
+    assert checked.loc["Switched > normal: CoaT, public", "verdict"].startswith("not run")

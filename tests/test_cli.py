@@ -27,8 +27,9 @@ def test_config_typo_exits_2(tmp_path, capsys):
 
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
-    assert capsys.readouterr().out.split() == ["joint_cnn", "joint_swin", "mtl_swin_unet", "resnet152",
-                                              "swin_transformer", "swin_unet", "unet"]
+    assert capsys.readouterr().out.split() == [
+        "coat_daformer", "deeplabv3plus", "joint_cnn", "joint_swin", "mtl_swin_unet", "pvt_v2_daformer",
+        "resnet152", "segformer_daformer", "swin_transformer", "swin_unet", "unet"]
 
 
 def test_toy_hubmap_writes_both_kaggle_exports(tmp_path, capsys):

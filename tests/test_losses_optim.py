@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from segmentation_models_pytorch.losses import DiceLoss
 
 from medbench.errors import ConfigError
-from medbench.train.losses import MultiTaskLoss
+from medbench.train.losses import MultiTaskLoss, build_loss
 from medbench.train.optim import build_optimizer, build_schedule, poly_factor
 
 
@@ -90,3 +90,54 @@ def test_unknown_optimiser_and_schedule():
     opt = build_optimizer({"name": "sgd"}, [torch.nn.Parameter(torch.zeros(1))], 0.1)
     with pytest.raises(ConfigError, match="unknown schedule 'cosine'"):
         build_schedule({"name": "cosine"}, opt, 1, 1, "max")
+
+
+def _seg_batch():
+    torch.manual_seed(0)
+    mask = (torch.rand(2, 16, 16) > 0.6).float()
+    outputs = {"seg": torch.randn(2, 1, 16, 16),
+               "aux": {1: torch.randn(2, 1, 2, 2), 0: torch.randn(2, 1, 4, 4)}}
+    return {"mask": mask}, outputs
+
+
+def test_normal_loss_is_plain_bce():
+    batch, out = _seg_batch()
+    total, parts = build_loss({"name": "bce"}, epochs=10)(out, batch)
+    torch.testing.assert_close(total, F.binary_cross_entropy_with_logits(out["seg"], batch["mask"][:, None]))
+    assert set(parts) == {"seg"}
+
+
+def test_aux_loss_adds_a_fifth_of_the_bce_on_the_nearest_downsampled_mask():
+    batch, out = _seg_batch()
+    loss_fn = build_loss({"name": "bce", "aux": {"weight": 0.2, "levels": [1]}}, epochs=10)
+    total, parts = loss_fn(out, batch)
+    small = batch["mask"][:, None, ::8, ::8]  # nearest: the top-left pixel of every 8x8 cell
+    expected = (F.binary_cross_entropy_with_logits(out["seg"], batch["mask"][:, None])
+                + 0.2 * F.binary_cross_entropy_with_logits(out["aux"][1], small))
+    torch.testing.assert_close(total, expected)
+    assert set(parts) == {"seg", "aux"}
+
+
+def test_switched_aux_loss_moves_one_level_down_after_half_of_training():
+    """Paper §4.3/§5: level "second block" for epochs 1-60, "first block" for 61-120."""
+    loss_fn = build_loss({"name": "bce", "aux": {"weight": 0.2, "levels": [1, 0], "switch_fraction": 0.5}},
+                         epochs=120)
+    levels = {}
+    for epoch in (1, 60, 61, 120):
+        loss_fn.set_epoch(epoch)
+        levels[epoch] = loss_fn.level
+    assert levels == {1: 1, 60: 1, 61: 0, 120: 0}
+    batch, out = _seg_batch()
+    _, parts = loss_fn(out, batch)  # epoch 120: the level-0 head, 4x4
+    torch.testing.assert_close(torch.tensor(parts["aux"]), F.binary_cross_entropy_with_logits(
+        out["aux"][0], batch["mask"][:, None, ::4, ::4]))
+
+
+def test_single_aux_level_never_switches():
+    loss_fn = build_loss({"name": "bce", "aux": {"weight": 0.2, "levels": [2]}}, epochs=4)
+    assert {e: (loss_fn.set_epoch(e), loss_fn.level)[1] for e in (1, 4)} == {1: 2, 4: 2}
+
+
+def test_more_than_two_aux_levels_is_a_config_error():
+    with pytest.raises(ConfigError, match="one level, or two"):
+        build_loss({"name": "bce", "aux": {"weight": 0.2, "levels": [2, 1, 0]}}, epochs=4)

@@ -11,17 +11,25 @@ from medbench.models import create_model, list_models
 from medbench.models.swin_unet import MTLSwinUnet, PatchExpand, load_imagenet_swin
 
 SMALL_SWIN = {"img_size": 32, "embed_dim": 24, "window_size": 2, "num_heads": [1, 2, 3, 4]}
+# hubmap models: RGB in, one logit channel out, auxiliary heads on two encoder levels
+HUBMAP_SMALL = {"aux_levels": [1, 0], "img_size": 32}
 SMALL = {"resnet152": {}, "swin_unet": SMALL_SWIN, "mtl_swin_unet": SMALL_SWIN,
          "swin_transformer": SMALL_SWIN, "joint_swin": SMALL_SWIN, "unet": {"encoder_name": "resnet18"},
-         "joint_cnn": {}}
+         "joint_cnn": {},
+         "coat_daformer": {**HUBMAP_SMALL, "encoder_name": "coat_lite_tiny", "embed_dim": 16},
+         "pvt_v2_daformer": {**HUBMAP_SMALL, "encoder_name": "pvt_v2_b0", "embed_dim": 16},
+         "segformer_daformer": {**HUBMAP_SMALL, "encoder_name": "mit_b0", "embed_dim": 16},
+         "deeplabv3plus": {**HUBMAP_SMALL, "encoder_name": "resnet18"}}
 EXPECTED_OUTPUTS = {"resnet152": {"cls"}, "swin_unet": {"seg"}, "mtl_swin_unet": {"cls", "seg", "rec"},
                     "swin_transformer": {"cls"}, "joint_swin": {"cls"}, "unet": {"seg"},
-                    "joint_cnn": {"cls"}}
+                    "joint_cnn": {"cls"}, "coat_daformer": {"seg", "aux"}, "pvt_v2_daformer": {"seg", "aux"},
+                    "segformer_daformer": {"seg", "aux"}, "deeplabv3plus": {"seg", "aux"}}
 
 
-def test_registry_lists_the_models_of_this_study():
+def test_registry_lists_the_models_of_every_study():
     assert {"resnet152", "swin_unet", "mtl_swin_unet", "swin_transformer", "unet", "joint_swin",
-            "joint_cnn"} == set(list_models())
+            "joint_cnn", "coat_daformer", "pvt_v2_daformer", "segformer_daformer",
+            "deeplabv3plus"} == set(list_models())
     assert list_models("swin*") == ["swin_transformer", "swin_unet"]
 
 
@@ -29,12 +37,16 @@ def test_registry_lists_the_models_of_this_study():
 def test_output_shapes(name):
     torch.manual_seed(0)
     model = create_model(name, **SMALL[name]).eval()
+    rgb = "aux_levels" in SMALL[name]
     with torch.no_grad():
-        out = model(torch.rand(2, 1, 32, 32))
+        out = model(torch.rand(2, 3 if rgb else 1, 32, 32))
     assert set(out) == EXPECTED_OUTPUTS[name]
-    shapes = {"cls": (2, 2), "seg": (2, 2, 32, 32), "rec": (2, 1, 32, 32)}
+    shapes = {"cls": (2, 2), "seg": (2, 1 if rgb else 2, 32, 32), "rec": (2, 1, 32, 32)}
     for task, tensor in out.items():
-        assert tuple(tensor.shape) == shapes[task]
+        if task == "aux":  # level l: the encoder output at stride 4 * 2**l
+            assert {lv: tuple(t.shape) for lv, t in tensor.items()} == {1: (2, 1, 4, 4), 0: (2, 1, 8, 8)}
+        else:
+            assert tuple(tensor.shape) == shapes[task]
 
 
 def _official_swin_unet_parameters(num_classes, C=96, depths=(2, 2, 2, 2), heads=(3, 6, 12, 24),

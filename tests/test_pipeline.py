@@ -95,12 +95,67 @@ def test_figures_are_drawn_from_the_runs(workdir):
     assert cam["energy_in_mask"].between(0, 1).all() and (cam["mask_area_fraction"] > 0).all()
 
 
+def test_hubmap_table_fills_the_cells_of_the_models_run(workdir):
+    table = pd.read_csv(workdir / "results" / "table2.csv").set_index("method")
+    assert len(table) == 14  # the paper's 10 rows + our CNN rows on the private set
+    assert table.loc["Enet-b5 Unet [Pub] HuBMAP+ HPA", "normal"] >= 0
+    assert table.loc["CoaT [Priv] HuBMAP", "aux"] >= 0
+    assert table.loc["Segformer [Pub] HuBMAP+ HPA", "switched"] >= 0
+    assert table[["normal", "aux", "switched"]].notna().sum().sum() == 6  # 3 models x 2 sets
+    run = workdir / "runs/hubmap/paper/seed0/segformer_switched"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"dice_hpa", "dice_hubmap", "dice_kidney"} <= set(metrics["test_pub"])
+    low, high = metrics["test_pub"]["ci"]["dice"]
+    assert low <= metrics["test_pub"]["dice"] <= high
+    curves = pd.read_csv(run / "metrics.csv")  # the switched head: level 1, then level 0
+    assert {"train_seg_loss", "train_aux_loss", "val_dice"} <= set(curves.columns)
+    md = (workdir / "results" / "table2.md").read_text()
+    assert "**Toy data**" in md and "/ 0.770 (" in md  # CoaT aux, public: the paper's value beside ours
+    claims = (workdir / "results" / "table2_claims.md").read_text()
+    assert len([line for line in claims.splitlines() if re.match(r"\| \d+ \|", line)]) == 23
+    assert "| no (0.757 vs 0.743) |" in claims  # "aux decreases Dice" vs the paper's own PVTv2 row
+
+
+def test_stain_normalisation_runs_once_per_image_not_per_model(workdir):
+    splits = pd.read_csv(workdir / "data/interim/hubmap/splits.csv")
+    run = snakemake(workdir, "-n", "--forcerun", "hubmap_stain_target", "results/table2.csv")
+    assert run.returncode == 0, run.stderr[-2000:]
+    stats = dict(re.findall(r"^(hubmap_\w+)\s+(\d+)$", run.stdout, flags=re.MULTILINE))
+    assert stats["hubmap_preprocess"] == str(len(splits))  # one job per image ...
+    assert stats["hubmap_train"] == "3"                      # ... feeding every model
+
+
+def test_hubmap_figures_are_drawn(workdir):
+    figures = workdir / "results" / "figures" / "table2"
+    for name in ("organs", "stain", "masks", "curves"):
+        assert (figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_malformed_rle_stops_the_hubmap_run_naming_the_id(workdir, tmp_path):
+    work = tmp_path / "bad_rle"
+    shutil.copytree(workdir, work, ignore=shutil.ignore_patterns("results", "runs", "interim", ".snakemake"))
+    csv = work / "data" / "raw" / "hubmap" / "hpa" / "train.csv"
+    table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    bad_id = table.loc[3, "id"]
+    table.loc[3, "rle"] = "5 3 4"  # odd number of tokens
+    table.to_csv(csv, index=False)
+    (work / "data" / "raw" / "hubmap" / "hpa" / "train_images" / f"{table.loc[5, 'id']}.tiff").unlink()
+
+    run = snakemake(work, "results/table2.csv")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"id {bad_id}:" in output and f"id {table.loc[5, 'id']}:" in output and "not found" in output
+    assert not (work / "data" / "interim" / "hubmap" / "splits.csv").exists()
+    assert not (work / "results" / "table2.csv").exists()
+
+
 def test_report_holds_the_table_and_every_figure(workdir):
     run = snakemake(workdir, "--report", "results/report.html")
     assert run.returncode == 0, run.stderr[-2000:]
     html = (workdir / "results" / "report.html").read_text(errors="replace")
     for name in ("table1.csv", "table1_claims.md", "gradcam.png", "roc.png", "overlays.png",
-                 "curves.png", "Grad-CAM of MTL-Swin-Unet"):
+                 "curves.png", "Grad-CAM of MTL-Swin-Unet", "table2.csv", "organs.png", "stain.png",
+                 "masks.png", "Vahadane"):
         assert name in html, name
 
 

@@ -48,3 +48,21 @@ def test_bad_images_are_named():
         normalizer(np.zeros((8, 8), np.uint8), "10044")
     with pytest.raises(DataError, match="^blank target: Vahadane fit failed"):
         VahadaneNormalizer(np.full((64, 64, 3), 250, np.uint8), target_name="blank target")
+
+
+def test_saved_target_normalises_exactly_like_the_fitted_one(tmp_path):
+    target, image = _tile((120, 60, 140), 0), _tile((150, 90, 40), 1)
+    fitted = VahadaneNormalizer(target)
+    fitted.save(tmp_path / "target.npz")
+    loaded = VahadaneNormalizer.load(tmp_path / "target.npz")
+    # spams' online dictionary learning samples pixels at random (no seed in its API): two
+    # transforms of one image by one normaliser differ by up to one grey level as well
+    np.testing.assert_allclose(loaded(image, "tile"), fitted(image, "tile"), atol=1, rtol=0)
+    np.testing.assert_array_equal(loaded.stain_matrix, fitted.stain_matrix)
+
+
+def test_loading_something_else_names_the_file(tmp_path):
+    path = tmp_path / "target.npz"
+    np.savez(path, other=np.zeros(2))
+    with pytest.raises(DataError, match="target.npz: not a saved stain target"):
+        VahadaneNormalizer.load(path)

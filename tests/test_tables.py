@@ -12,6 +12,7 @@ from medbench.report.runs import Run
 from medbench.report.tables import (
     build_table,
     interval_table,
+    model_labels,
     read_paper_results,
     render_markdown,
     table_columns,
@@ -103,3 +104,40 @@ def test_markdown_reports_the_splits_patient_leakage(table_cfg, paper):
                              "patients_shared_with_train": 36, "slices_of_shared_patients": 80}])
     md = render_markdown(table_cfg, build_table(table_cfg, METRICS), paper, "toy", {}, leakage=leakage)
     assert "## Patient leakage of this split" in md and "| test_h1_4 | 80 | 36 | 36 | 80 |" in md
+
+
+HUBMAP_YAML = REPO / "config" / "studies" / "hubmap.yaml"
+
+
+def test_hubmap_paper_table_is_the_papers_table2():
+    table_cfg = load_study_config(HUBMAP_YAML)["table"]
+    paper = read_paper_results(REPO / table_cfg["paper_results"], list(table_columns(table_cfg)))
+    assert len(paper) == 10
+    assert paper.loc["CoaT [Priv] HuBMAP", "switched"] == pytest.approx(0.77805)
+    assert paper.loc["Resnet101 DLv3+ [Pub] HuBMAP+ HPA", "normal"] == pytest.approx(0.60265)
+    rows = {r["method"] for r in table_cfg["rows"]}
+    assert set(paper.index) <= rows  # every paper row has a row of ours
+
+
+def test_hubmap_cells_take_one_model_per_loss_and_the_rows_test_set(tmp_path):
+    table_cfg = load_study_config(HUBMAP_YAML)["table"]
+    normal = {"test_pub": {"dice": 0.7}, "test_priv": {"dice": 0.6}}
+    switched = {"test_pub": {"dice": 0.8, "ci": {"dice": [0.7, 0.9]}}, "test_priv": {"dice": 0.65}}
+    runs = {"coat_normal": [Run("coat_normal", 0, tmp_path, normal)],
+            "coat_switched": [Run("coat_switched", 0, tmp_path, switched)]}
+    table = build_table(table_cfg, runs).set_index("method")
+    assert table.loc["CoaT [Pub] HuBMAP+ HPA", "normal"] == 0.7
+    assert table.loc["CoaT [Pub] HuBMAP+ HPA", "switched"] == 0.8
+    assert table.loc["CoaT [Priv] HuBMAP", "switched"] == 0.65
+    assert math.isnan(table.loc["CoaT [Pub] HuBMAP+ HPA", "aux"])  # not run: empty, never the paper's
+    assert math.isnan(table.loc["PVTv2 [Pub] HuBMAP+ HPA", "normal"])
+    intervals = interval_table(table_cfg, runs).set_index("method")
+    assert intervals.loc["CoaT [Pub] HuBMAP+ HPA", "switched"] == "[0.700, 0.900]"
+    assert intervals.loc["CoaT [Pub] HuBMAP+ HPA", "normal"] == ""
+
+
+def test_hubmap_figure_labels_name_model_and_loss():
+    labels = model_labels(load_study_config(HUBMAP_YAML)["table"])
+    assert labels["coat_switched"] == "CoaT · Switched Aux Loss"
+    assert labels["enet_b5_dlv3p_normal"] == "Enet-b5 DLv3+ · Normal"
+    assert len(labels) == 21

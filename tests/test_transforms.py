@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from medbench.config import load_study_config
 from medbench.data.transforms import build_augmentation
+from medbench.errors import ConfigError
+
+from .conftest import REPO
 
 PAPER = {"rot90_flip_p": 0.5, "rotate_p": 0.5, "rotate_limit": 20}
 
@@ -38,3 +43,32 @@ def test_same_seed_same_sequence():
 def test_no_augmentation_configured():
     assert build_augmentation(None, 0) is None
     assert build_augmentation({"rot90_flip_p": 0, "rotate_p": 0}, 0) is None
+
+
+def test_albumentations_list_with_nested_oneof():
+    spec = [{"name": "HorizontalFlip", "p": 1.0},
+            {"name": "OneOf", "p": 1.0, "transforms": [{"name": "VerticalFlip", "p": 1.0}]}]
+    aug = build_augmentation(spec, seed=0)
+    image = np.arange(16 * 16 * 3, dtype=np.uint8).reshape(16, 16, 3)
+    mask = (np.arange(256).reshape(16, 16) % 2).astype(np.uint8)
+    out = aug(image=image, mask=mask)
+    np.testing.assert_array_equal(out["image"], image[::-1, ::-1])  # both flips applied
+    np.testing.assert_array_equal(out["mask"], mask[::-1, ::-1])
+
+
+def test_hubmap_augmentations_of_the_study_yaml_build_and_keep_the_size():
+    cfg = load_study_config(REPO / "config" / "studies" / "hubmap.yaml")
+    aug = build_augmentation(cfg["augmentation"], seed=0)
+    image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    for _ in range(10):
+        out = aug(image=image, mask=np.zeros((64, 64), np.uint8))
+        assert out["image"].shape == (64, 64, 3) and out["mask"].shape == (64, 64)
+
+
+@pytest.mark.parametrize("spec,match", [
+    ([{"name": "HorizontalFlp", "p": 0.5}], "unknown albumentations transform 'HorizontalFlp'"),
+    ([{"name": "GaussNoise", "std_rnge": [0.1, 0.2]}], "GaussNoise"),
+])
+def test_bad_augmentation_specs_are_config_errors(spec, match):
+    with pytest.raises(ConfigError, match=match):
+        build_augmentation(spec, seed=0)

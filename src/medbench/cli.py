@@ -3,12 +3,15 @@
     medbench toy brain_ct|hubmap --out data/raw/<study> [--params JSON]
     medbench ingest   --config STUDY.yaml --manifest CSV --out CACHE_DIR
     medbench split    --config STUDY.yaml --cache CACHE_DIR --out splits.csv --leakage leakage.csv
+    medbench split    --config hubmap.yaml --training-export DIR --evaluation-export DIR --out splits.csv
+    medbench stain-target --config hubmap.yaml --splits CSV --training-export ... --out target.npz
+    medbench preprocess   --config hubmap.yaml --splits CSV --source S --id ID ... --out CACHE/S/ID.npz
     medbench train    --config STUDY.yaml --model NAME --cache DIR --splits CSV --out RUN_DIR
     medbench predict  --config STUDY.yaml --model-file RUN_DIR/model.pt ... --out PRED_DIR
     medbench evaluate --predictions PRED_DIR --out metrics.json
     medbench table    --config STUDY.yaml --metrics RUN/metrics.json ... --csv OUT.csv --md OUT.md
     medbench claims   --config STUDY.yaml --metrics RUN/metrics.json ... --out claims.md
-    medbench figure   <gradcam|roc|overlays|curves> --config STUDY.yaml ... --out FIG.png
+    medbench figure   <gradcam|roc|overlays|curves|organs|stain|masks> --config STUDY.yaml ... --out FIG.png
     medbench models   (lists the registered architectures)
 
 `--override JSON` (any verb taking --config) deep-merges a run's budget into the study YAML.
@@ -49,11 +52,36 @@ def _cmd_ingest(args) -> None:
     ingest(args.manifest, args.out, cfg["data"]["image_size"], cfg["data"]["window"])
 
 
+def _exports(args) -> dict[str, str]:
+    """hubmap: the Kaggle-format exports by role (split table `source`)."""
+    missing = [flag for flag, value in (("--training-export", args.training_export),
+                                        ("--evaluation-export", args.evaluation_export)) if not value]
+    if missing:
+        raise ConfigError(f"hubmap needs {' and '.join(missing)}")
+    return {"training": args.training_export, "evaluation": args.evaluation_export}
+
+
+def _hubmap_split(cfg: dict, args) -> None:
+    from medbench.data.hubmap import read_train_table
+    from medbench.data.hubmap_splits import hubmap_splits, split_summary
+
+    exports = _exports(args)
+    tables = {role: read_train_table(f"{path}/train.csv", f"{path}/train_images")
+              for role, path in exports.items()}
+    splits = hubmap_splits(tables["training"], tables["evaluation"], cfg["split"], cfg["seed"])
+    write_csv(args.out, splits)
+    log.info("splits:\n%s", split_summary(splits).to_string(index=False))
+
+
 def _cmd_split(args) -> None:
     from medbench.data.cache import SliceCache
     from medbench.data.splits import leakage_report, make_splits, split_summary
 
     cfg = _study(args)
+    if cfg["study"] == "hubmap":
+        return _hubmap_split(cfg, args)
+    if not args.cache or not args.leakage:
+        raise ConfigError("brain_ct split needs --cache and --leakage")
     index = SliceCache.load(args.cache).index
     splits = make_splits(index, cfg["split"], cfg["seed"])
     leakage = leakage_report(splits)
@@ -61,6 +89,21 @@ def _cmd_split(args) -> None:
     write_csv(args.leakage, leakage)
     log.info("splits:\n%s", split_summary(splits, cfg["split"]["label"]).to_string(index=False))
     log.info("leakage (test patients also in train):\n%s", leakage.to_string(index=False))
+
+
+def _cmd_stain_target(args) -> None:
+    from medbench.data.hubmap_preprocess import fit_stain_target
+    from medbench.data.hubmap_splits import read_hubmap_splits
+
+    fit_stain_target(read_hubmap_splits(args.splits), _exports(args), _study(args), args.out)
+
+
+def _cmd_preprocess(args) -> None:
+    from medbench.data.hubmap_preprocess import preprocess_image
+    from medbench.data.hubmap_splits import read_hubmap_splits
+
+    preprocess_image(read_hubmap_splits(args.splits), args.source, args.id, _exports(args), _study(args),
+                     args.stain_target, args.out)
 
 
 def _cmd_train(args) -> None:
@@ -72,16 +115,23 @@ def _cmd_train(args) -> None:
 
 
 def _cmd_predict(args) -> None:
+    cfg = _study(args)
+    if cfg["study"] == "hubmap":
+        from medbench.evaluate.hubmap_predict import predict_hubmap
+
+        return predict_hubmap(cfg, args.model_file, args.cache, args.splits, args.out,
+                              device=args.device or "auto")
     from medbench.evaluate.predict import predict_test_sets
 
-    predict_test_sets(_study(args), args.model_file, args.protocol, args.cache, args.splits,
+    predict_test_sets(cfg, args.model_file, args.protocol, args.cache, args.splits,
                       args.out, device=args.device or "auto")
 
 
 def _cmd_evaluate(args) -> None:
     from medbench.evaluate.evaluate import evaluate_predictions
 
-    write_json(args.out, evaluate_predictions(args.predictions, args.bootstrap, args.seed))
+    test_sets = {"test_sets": args.test_sets} if args.test_sets else {}
+    write_json(args.out, evaluate_predictions(args.predictions, args.bootstrap, args.seed, **test_sets))
 
 
 def _cmd_table(args) -> None:
@@ -128,9 +178,13 @@ def _cmd_figure(args) -> None:
 
     cfg = _study(args)
     spec = cfg.get("figures", {}).get(args.kind)
-    if args.kind != "curves" and not spec:
+    if args.kind != "curves" and spec is None:
         raise ConfigError(f"{args.config}: no `figures.{args.kind}` section to draw this figure from")
-    method_of = {row["model"]: row["method"] for row in cfg["table"]["rows"] if row.get("model")}
+    if args.kind in HUBMAP_FIGURES:
+        return _hubmap_figure(cfg, spec, args)
+    from medbench.report.tables import model_labels
+
+    method_of = model_labels(cfg["table"])
     if args.kind == "gradcam":
         from medbench.report import gradcam
 
@@ -148,6 +202,24 @@ def _cmd_figure(args) -> None:
         figures.overlay_figure(runs, method_of, args.cache, spec, args.out)
     else:
         figures.curves_figure(runs, method_of, args.out)
+
+
+HUBMAP_FIGURES = ("organs", "stain", "masks")
+
+
+def _hubmap_figure(cfg: dict, spec: dict, args) -> None:
+    from medbench.data.hubmap_splits import read_hubmap_splits
+    from medbench.report import hubmap_figures
+
+    splits = read_hubmap_splits(args.splits)
+    if args.kind == "organs":
+        hubmap_figures.organs_figure(splits, _exports(args), args.out)
+    elif args.kind == "stain":
+        hubmap_figures.stain_figure(splits, cfg, _exports(args), args.cache, spec, args.out)
+    else:
+        from medbench.report.runs import load_runs
+
+        hubmap_figures.masks_figure(load_runs(args.metrics), cfg["table"], splits, args.cache, spec, args.out)
 
 
 def _bootstrap_samples(cfg: dict) -> int:
@@ -187,10 +259,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", required=True)
 
-    p = verb("split", _cmd_split, "write the split table and the leakage report")
-    p.add_argument("--cache", required=True)
+    def exports(p):
+        p.add_argument("--training-export", help="hubmap: Kaggle-format training export (HPA)")
+        p.add_argument("--evaluation-export", help="hubmap: Kaggle-format evaluation export (HuBMAP)")
+
+    p = verb("split", _cmd_split, "write the split table (brain_ct: and the leakage report)")
+    p.add_argument("--cache", help="brain_ct: slice cache")
     p.add_argument("--out", required=True)
-    p.add_argument("--leakage", required=True)
+    p.add_argument("--leakage", help="brain_ct: leakage report CSV")
+    exports(p)
+
+    p = verb("stain-target", _cmd_stain_target, "hubmap: fit Vahadane on the configured target image")
+    p.add_argument("--splits", required=True)
+    p.add_argument("--out", required=True, help="fitted target (.npz)")
+    exports(p)
+
+    p = verb("preprocess", _cmd_preprocess, "hubmap: resize + stain-normalise one image")
+    p.add_argument("--splits", required=True)
+    p.add_argument("--source", required=True, choices=["training", "evaluation"])
+    p.add_argument("--id", required=True)
+    p.add_argument("--stain-target", required=True)
+    p.add_argument("--out", required=True, help="<cache>/<source>/<id>.npz")
+    exports(p)
 
     for name, fn, help_ in (("train", _cmd_train, "train one model"),
                             ("predict", _cmd_predict, "save test-set predictions")):
@@ -212,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95%% intervals")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-sets", nargs="+", help="default: brain_ct's test sets")
 
     p = verb("table", _cmd_table, "the paper's table with our values beside the paper's")
     p.add_argument("--metrics", nargs="+", required=True)
@@ -228,14 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
 
     p = verb("figure", _cmd_figure, "draw a figure from saved runs")
-    p.add_argument("kind", choices=["gradcam", "roc", "overlays", "curves"])
+    p.add_argument("kind", choices=["gradcam", "roc", "overlays", "curves", *HUBMAP_FIGURES])
     p.add_argument("--out", required=True, help="image file (.png, .svg, .pdf)")
     p.add_argument("--metrics", nargs="+", help="runs' metrics.json (roc, overlays, curves)")
     p.add_argument("--model-file", help="gradcam: the model.pt to explain")
     p.add_argument("--stats", help="gradcam: CSV of CAM energy inside each hematoma")
     p.add_argument("--cache", help="slice cache (gradcam, overlays)")
-    p.add_argument("--splits", help="splits.csv (gradcam)")
+    p.add_argument("--splits", help="splits.csv (gradcam, hubmap figures)")
     p.add_argument("--protocol", default="paper")
+    exports(p)
 
     p = verb("models", _cmd_models, "list registered model architectures", study=False)
     p.add_argument("pattern", nargs="?", default="*")

@@ -74,9 +74,17 @@ def load_study_config(path: str | Path, override: dict | str | None = None) -> d
     return cfg
 
 
+RECIPE_KEYS = ("arch", "batch_size", "lr", "epochs", "optimizer", "schedule", "loss", "monitor")
+
+
 def model_config(cfg: dict, model: str) -> dict:
     """The training recipe of one model: study-wide `training` defaults + the model's entry."""
     models = cfg["models"]
     if model not in models:
         raise ConfigError(f"unknown model '{model}' for study {cfg['study']}; known: {sorted(models)}")
-    return deep_merge(cfg["training"], models[model])
+    recipe = deep_merge(cfg["training"], models[model])
+    missing = [key for key in RECIPE_KEYS if key not in recipe]
+    if missing:
+        raise ConfigError(f"model '{model}' of study {cfg['study']}: no {missing} in its entry "
+                          "or in `training`")
+    return recipe

@@ -11,6 +11,11 @@ STUDIES["brain_ct"] = {
     "runs": BRAIN_CT_RUNS,
     "seeds": training_seeds("brain_ct", BRAIN_CT_STUDY),
     "figures": BRAIN_CT_FIGURES,
+    # ROC and curves always; overlays and Grad-CAM when one of their models is trained
+    "drawn": ["roc", "curves"]
+    + (["overlays"] if set(BRAIN_CT_FIGURES.get("overlays", {}).get("models", [])) & set(BRAIN_CT["models"]) else [])
+    + (["gradcam"] if BRAIN_CT_FIGURES.get("gradcam", {}).get("model") in BRAIN_CT["models"] else []),
+    "claims": bool(BRAIN_CT_STUDY.get("claims")),
 }
 BRAIN_CT_REPORT_INPUTS = report_inputs("brain_ct", TEST_SETS, BRAIN_CT_STUDY["table"]["paper_results"])
 BRAIN_CT_MODEL_SECTIONS = ("seed", "data", "split", "augmentation")

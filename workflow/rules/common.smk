@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 from medbench.config import load_study_config, model_config
+from medbench.report.tables import row_models
 from medbench.data.splits import TEST_SETS
 
 # Software environment of every rule under --use-conda (installs this checkout).
@@ -11,11 +12,15 @@ os.environ.setdefault("MEDBENCH_ROOT", str(Path(workflow.basedir).resolve().pare
 
 # study -> (split protocol -> result table); rule `all` asks for every enabled study's tables
 # of the protocols its config lists.
-RESULT_TABLES = {"brain_ct": {"paper": "table1", "patient_disjoint": "table1_patient_disjoint"}}
+RESULT_TABLES = {
+    "brain_ct": {"paper": "table1", "patient_disjoint": "table1_patient_disjoint"},
+    "hubmap": {"paper": "table2"},
+}
 
 
 # Each study's rules file registers here: "runs", its run directory pattern (wildcards
-# <study>_protocol and <study>_seed, then <model>/), the training "seeds" and its "figures" spec.
+# <study>_protocol and <study>_seed, then <model>/), the training "seeds", its "figures" spec
+# and the names of the figures this run draws ("drawn").
 STUDIES = {}
 
 
@@ -66,7 +71,7 @@ def job_threads():
 
 def check_table_models(study_cfg, models, study):
     """Every model a run asks for must be a row of the study's table (fail before training)."""
-    rows = {row.get("model") for row in study_cfg["table"]["rows"]}
+    rows = {model for row in study_cfg["table"]["rows"] for model in row_models(row)}
     unknown = [m for m in models if m not in rows]
     if unknown:
         raise ValueError(
@@ -116,15 +121,14 @@ def report_inputs(study, test_sets, paper_results):
 
 
 def figure_files(study, table):
-    """The figures of `table` whose models this run trains: ROC and curves always, overlays
-    and Grad-CAM when one of their models is trained."""
-    figures_cfg = STUDIES[study]["figures"]
-    models, names = set(config[study]["models"]), ["roc", "curves"]
-    if set(figures_cfg.get("overlays", {}).get("models", [])) & models:
-        names.append("overlays")
-    if figures_cfg.get("gradcam", {}).get("model") in models:
-        names.append("gradcam")
-    return [f"results/figures/{table}/{name}.png" for name in names]
+    """The figures of `table` that this run draws (STUDIES[study]["drawn"])."""
+    return [f"results/figures/{table}/{name}.png" for name in STUDIES[study]["drawn"]]
+
+
+def study_outputs(study, table):
+    """A table's files built by the default target: csv, md, claims (if the study has any), figures."""
+    claims = [f"results/{table}_claims.md"] if STUDIES[study].get("claims") else []
+    return [f"results/{table}.csv", f"results/{table}.md", *claims, *figure_files(study, table)]
 
 
 def figure_report(study, name):
@@ -136,3 +140,19 @@ def figure_report(study, name):
         subcategory=f"{{{study}_table}}",
         labels={"figure": name},
     )
+
+
+def check_toy_exports(exports):
+    """The toy generator writes <root>/hpa and <root>/hubmap: the configured exports must be those."""
+    roots = {os.path.dirname(os.path.normpath(path)) for path in exports.values()}
+    names = [os.path.basename(os.path.normpath(exports[role])) for role in ("training", "evaluation")]
+    if len(roots) != 1 or names != ["hpa", "hubmap"]:
+        raise ValueError(f"config: with toy data, hubmap exports must be <dir>/hpa and <dir>/hubmap; got {exports}")
+
+
+def hubmap_cache_files(wildcards):
+    """Every preprocessed hubmap image of the split table (known once the split checkpoint ran)."""
+    import pandas as pd
+
+    splits = pd.read_csv(checkpoints.hubmap_split.get().output.splits, dtype={"id": str}, usecols=["source", "id"])
+    return [f"{HUBMAP_CACHE}/{row.source}/{row.id}.npz" for row in splits.itertuples()]

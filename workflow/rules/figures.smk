@@ -95,3 +95,90 @@ rule brain_ct_figure_curves:
     shell:
         "medbench figure curves --config {params.study} --override {params.override:q} "
         "--metrics {input.metrics} --out {output} > {log} 2>&1"
+
+
+HUBMAP_FIGURE_DIR = "results/figures/{hubmap_table}"
+HUBMAP_FIGURE_PARAMS = {
+    "study": HUBMAP["study_config"],
+    "override": resolved(HUBMAP_STUDY, "seed", "data", "split", "stain", "table", "figures"),
+}
+HUBMAP_CURVE_MODELS = [m for m in HUBMAP_FIGURES.get("curves", {}).get("models", HUBMAP["models"]) if m in HUBMAP["models"]]
+
+
+rule hubmap_figure_organs:
+    """The paper's Fig. 2 (organs of the training export) and Fig. 1 (an overlay per organ)."""
+    input:
+        splits=rules.hubmap_split.output.splits,
+    output:
+        figure_report("hubmap", "organs"),
+    params:
+        **HUBMAP_FIGURE_PARAMS,
+        exports=HUBMAP_EXPORT_ARGS,
+    conda:
+        MEDBENCH_ENV
+    log:
+        "logs/hubmap/{hubmap_table}_figure_organs.log",
+    shell:
+        "medbench figure organs --config {params.study} --override {params.override:q} {params.exports} "
+        "--splits {input.splits} --out {output} > {log} 2>&1"
+
+
+rule hubmap_figure_stain:
+    """The paper's Fig. 5: an evaluation image before and after stain normalisation."""
+    input:
+        splits=rules.hubmap_split.output.splits,
+        cache=hubmap_cache_files,
+    output:
+        figure_report("hubmap", "stain"),
+    params:
+        **HUBMAP_FIGURE_PARAMS,
+        exports=HUBMAP_EXPORT_ARGS,
+        cache=HUBMAP_CACHE,
+    conda:
+        MEDBENCH_ENV
+    log:
+        "logs/hubmap/{hubmap_table}_figure_stain.log",
+    shell:
+        "medbench figure stain --config {params.study} --override {params.override:q} {params.exports} "
+        "--splits {input.splits} --cache {params.cache} --out {output} > {log} 2>&1"
+
+
+rule hubmap_figure_masks:
+    """The paper's Fig. 6 and 8: every model's and loss's predicted mask on one image."""
+    input:
+        unpack(HUBMAP_REPORT_INPUTS),
+        probabilities=lambda wc: run_files(
+            "hubmap", wc.hubmap_table, f"predictions/{HUBMAP_FIGURES['masks']['test_set']}.npz"
+        ),
+        splits=rules.hubmap_split.output.splits,
+        cache=hubmap_cache_files,
+    output:
+        figure_report("hubmap", "masks"),
+    params:
+        **HUBMAP_FIGURE_PARAMS,
+        cache=HUBMAP_CACHE,
+    conda:
+        MEDBENCH_ENV
+    log:
+        "logs/hubmap/{hubmap_table}_figure_masks.log",
+    shell:
+        "medbench figure masks --config {params.study} --override {params.override:q} "
+        "--metrics {input.metrics} --splits {input.splits} --cache {params.cache} --out {output} > {log} 2>&1"
+
+
+rule hubmap_figure_curves:
+    """The paper's Fig. 7: training and validation loss (and validation Dice) per epoch."""
+    input:
+        metrics=lambda wc: run_files("hubmap", wc.hubmap_table, "metrics.json", HUBMAP_CURVE_MODELS),
+        curves=lambda wc: run_files("hubmap", wc.hubmap_table, "metrics.csv", HUBMAP_CURVE_MODELS),
+    output:
+        figure_report("hubmap", "curves"),
+    params:
+        **HUBMAP_FIGURE_PARAMS,
+    conda:
+        MEDBENCH_ENV
+    log:
+        "logs/hubmap/{hubmap_table}_figure_curves.log",
+    shell:
+        "medbench figure curves --config {params.study} --override {params.override:q} "
+        "--metrics {input.metrics} --out {output} > {log} 2>&1"

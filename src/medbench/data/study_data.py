@@ -1,4 +1,5 @@
-"""Datasets of one split protocol, from a slice cache and a splits table."""
+"""Datasets of one split protocol: brain_ct from its slice cache, hubmap from its per-image
+cache; both with a splits table."""
 
 from __future__ import annotations
 
@@ -25,8 +26,32 @@ def split_rows(cache: SliceCache, splits_csv: str | Path, protocol: str) -> dict
             for name in sorted(set(splits[column]) - {""})}
 
 
+def _augmentation(cfg: dict, seed: int):
+    # imported only for training: albumentations costs every predict process a second
+    from medbench.data.transforms import build_augmentation
+
+    return build_augmentation(cfg.get("augmentation"), seed)
+
+
+def _hubmap_datasets(cfg, cache_dir, splits_csv, names, seed, augment_train):
+    from medbench.data.hubmap_dataset import HubmapDataset
+    from medbench.data.hubmap_splits import read_hubmap_splits
+
+    splits = read_hubmap_splits(splits_csv)
+    out = {}
+    for name in names:
+        rows = splits[splits["set"] == name]
+        if rows.empty:
+            raise DataError(f"{splits_csv}: no image in set '{name}'")
+        transform = _augmentation(cfg, seed) if name == "train" and augment_train else None
+        out[name] = HubmapDataset(cache_dir, rows, transform)
+    return out
+
+
 def split_datasets(cfg: dict, cache_dir, splits_csv, protocol: str, names, seed: int,
-                   augment_train: bool = True) -> dict[str, SliceDataset]:
+                   augment_train: bool = True) -> dict:
+    if cfg["study"] == "hubmap":
+        return _hubmap_datasets(cfg, cache_dir, splits_csv, names, seed, augment_train)
     cache = SliceCache.load(cache_dir)
     rows = split_rows(cache, splits_csv, protocol)
     label = cfg["split"]["label"]
@@ -34,11 +59,6 @@ def split_datasets(cfg: dict, cache_dir, splits_csv, protocol: str, names, seed:
     for name in names:
         if name not in rows:
             raise DataError(f"{splits_csv}: protocol {protocol} has no '{name}' split")
-        transform = None
-        if name == "train" and augment_train:
-            # imported only for training: albumentations costs every predict process a second
-            from medbench.data.transforms import build_augmentation
-
-            transform = build_augmentation(cfg.get("augmentation"), seed)
+        transform = _augmentation(cfg, seed) if name == "train" and augment_train else None
         out[name] = SliceDataset(cache, rows[name], label, transform)
     return out

@@ -1,19 +1,45 @@
 """Training augmentation built from the study config (albumentations).
 
-brain_ct (paper §4.3): with p=0.5 a random rot90 (0/90/180/270) followed by a random
-horizontal or vertical flip; independently with p=0.5 a rotation in [-limit, limit] degrees.
+Two forms:
+- brain_ct (paper §4.3), a mapping: with p=0.5 a random rot90 (0/90/180/270) followed by a
+  random horizontal or vertical flip; independently with p=0.5 a rotation in [-limit, limit].
+- a list of albumentations transforms by class name with their arguments (hubmap), e.g.
+  `[{name: HorizontalFlip, p: 0.5}, {name: OneOf, p: 0.3, transforms: [...]}]`.
 The same geometric transform is applied to image and mask.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import albumentations as A
 import cv2
 
+from medbench.errors import ConfigError
 
-def build_augmentation(cfg: dict | None, seed: int) -> A.Compose | None:
-    if not cfg:
-        return None
+
+def _transform(spec: dict):
+    spec = dict(spec)
+    name = spec.pop("name", None)
+    cls = getattr(A, name or "", None)
+    if not isinstance(cls, type):
+        raise ConfigError(f"augmentation: unknown albumentations transform {name!r}")
+    if "transforms" in spec:
+        spec["transforms"] = [_transform(t) for t in spec["transforms"]]
+    # albumentations only warns about unknown arguments: a misspelt one would silently vanish
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            transform = cls(**spec)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"augmentation: {name}{spec}: {exc}") from exc
+    invalid = [str(w.message) for w in caught if "not valid" in str(w.message)]
+    if invalid:
+        raise ConfigError(f"augmentation: {name}: {'; '.join(invalid)}")
+    return transform
+
+
+def _brain_ct_ops(cfg: dict) -> list:
     ops = []
     if cfg.get("rot90_flip_p", 0) > 0:
         ops.append(A.Sequential([
@@ -24,4 +50,11 @@ def build_augmentation(cfg: dict | None, seed: int) -> A.Compose | None:
         ops.append(A.Rotate(limit=cfg["rotate_limit"], interpolation=cv2.INTER_LINEAR,
                             border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0,
                             p=cfg["rotate_p"]))
+    return ops
+
+
+def build_augmentation(cfg: dict | list | None, seed: int) -> A.Compose | None:
+    if not cfg:
+        return None
+    ops = [_transform(t) for t in cfg] if isinstance(cfg, list) else _brain_ct_ops(cfg)
     return A.Compose(ops, seed=seed) if ops else None

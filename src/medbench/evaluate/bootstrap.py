@@ -54,8 +54,15 @@ def iou_ci(intersections, unions, **kwargs) -> dict[str, tuple[float, float]]:
     return bootstrap_ci(pooled, len(inter), **kwargs)
 
 
+# metrics that are the mean of a per-sample score (hubmap: Dice per image, averaged)
+PER_SAMPLE_METRICS = ("dice",)
+
+
 def seed_mean_metric(labels: np.ndarray, probs: np.ndarray, metric: str) -> float:
-    """`metric` of every seed's probabilities (rows of `probs`), averaged over seeds."""
+    """`metric` of every seed's probabilities (rows of `probs`), averaged over seeds; for a
+    per-sample metric `probs` holds the per-sample scores themselves."""
+    if metric in PER_SAMPLE_METRICS:
+        return float(np.mean(probs))
     if metric == "auc":  # the common case, without the threshold metrics' cost
         return float(np.mean([roc_auc(labels, p) for p in probs]))
     return float(np.mean([classification_metrics(labels, p)[metric] for p in probs]))

@@ -1,6 +1,7 @@
 """Metrics of one model from its saved predictions (the `medbench evaluate` verb).
 
-Each test set gets its point metrics and, under "ci", 95% bootstrap intervals over slices.
+Each test set gets its point metrics and, under "ci", 95% bootstrap intervals over slices
+(brain_ct) or images (hubmap: mean Dice, also per organ and per data source).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pandas as pd
 
 from medbench.data.splits import TEST_SETS
 from medbench.errors import DataError
-from medbench.evaluate.bootstrap import classification_ci, iou_ci
+from medbench.evaluate.bootstrap import bootstrap_ci, classification_ci, iou_ci
 from medbench.evaluate.metrics import binary_iou, classification_metrics
 
 
@@ -24,14 +25,29 @@ def _segmentation(arrays, n_boot: int, seed: int) -> tuple[dict, dict]:
             iou_ci(inter, union, n_boot=n_boot, seed=seed))
 
 
-def evaluate_predictions(pred_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict:
+def _dice(table: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, dict]:
+    """Mean Dice per image; the same within each organ and data source (keys dice_<group>)."""
+    dice = table["dice"].to_numpy(float)
+    metrics = {"dice": float(dice.mean())}
+    for column in ("organ", "data_source"):
+        for group, values in table.groupby(column)["dice"]:
+            metrics[f"dice_{str(group).lower()}"] = float(values.mean())
+    return metrics, bootstrap_ci(lambda i: {"dice": float(dice[i].mean())}, len(dice), n_boot, seed)
+
+
+def evaluate_predictions(pred_dir: str | Path, n_boot: int = 1000, seed: int = 0,
+                         test_sets=TEST_SETS) -> dict:
     pred_dir = Path(pred_dir)
     result: dict[str, dict] = {}
-    for name in TEST_SETS:
+    for name in test_sets:
         csv, npz = pred_dir / f"{name}.csv", pred_dir / f"{name}.npz"
         if not csv.is_file() or not npz.is_file():
             raise DataError(f"{pred_dir}: predictions for {name} missing; re-run prediction")
         table = pd.read_csv(csv)
+        if "dice" in table:
+            metrics, ci = _dice(table, n_boot, seed)
+            result[name] = {"n": len(table), **metrics, "ci": {k: list(v) for k, v in ci.items()}}
+            continue
         metrics: dict = {"n": len(table), "positives": int(table["label"].sum())}
         ci: dict = {}
         if "prob" in table:

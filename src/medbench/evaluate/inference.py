@@ -11,11 +11,13 @@ from medbench.progress import progress
 
 def collect_outputs(outputs: dict, batch: dict) -> dict[str, np.ndarray]:
     """Per-sample numpy views of what evaluation needs: probabilities, masks, labels."""
-    out = {"label": batch["label"].cpu().numpy(), "row": batch["row"].cpu().numpy(),
-           "has_mask": batch["has_mask"].cpu().numpy()}
+    out = {k: batch[k].cpu().numpy() for k in ("label", "row", "has_mask") if k in batch}
     if "cls" in outputs:
         out["cls_prob"] = torch.softmax(outputs["cls"].float(), dim=1)[:, 1].cpu().numpy()
-    if "seg" in outputs:
+    if "seg" in outputs and outputs["seg"].shape[1] == 1:  # binary: one logit channel
+        out["seg_prob"] = torch.sigmoid(outputs["seg"][:, 0].float()).cpu().numpy()
+        out["mask"] = batch["mask"].to(torch.uint8).cpu().numpy()
+    elif "seg" in outputs:
         out["seg_pred"] = outputs["seg"].argmax(dim=1).to(torch.uint8).cpu().numpy()
         out["mask"] = batch["mask"].to(torch.uint8).cpu().numpy()
     return out

@@ -5,6 +5,9 @@ brain_ct Table 1: acc; prec and rec of the positive class; f1 = MACRO average of
 F1 (the paper's numbers are only consistent with macro F1: ResNet152 prec .655 / rec .333 /
 f1 .692 is impossible as binary F1); ROC-AUC; iou-seg = binary IoU of the foreground,
 pooled over all pixels of the slices with masks.
+
+hubmap Table 2: Dice = 2|X ∩ Y| / (|X| + |Y|) per image (paper eq. 1), averaged over images
+(Kaggle's metric); an image where both are empty scores 1.
 """
 
 from __future__ import annotations
@@ -58,3 +61,12 @@ def binary_iou(pred: np.ndarray, target: np.ndarray) -> float:
     pred, target = np.asarray(pred).astype(bool), np.asarray(target).astype(bool)
     union = np.logical_or(pred, target).sum()
     return float(np.logical_and(pred, target).sum() / union) if union else float("nan")
+
+
+def dice_per_image(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Dice of every image of (N, H, W) binary arrays; 1 where both are empty."""
+    pred = np.asarray(pred).astype(bool).reshape(len(pred), -1)
+    target = np.asarray(target).astype(bool).reshape(len(target), -1)
+    inter = (pred & target).sum(axis=1)
+    total = pred.sum(axis=1) + target.sum(axis=1)
+    return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 1.0)

@@ -1,10 +1,11 @@
-"""The paper's comparative claims, checked on our run (results/claims.md).
+"""The paper's comparative claims, checked on our run (results/<table>_claims.md).
 
 Each claim of the study YAML's `claims:` (best / greater / less / equal on one test-set
 metric) is checked twice: on the paper's own table (does the text match its numbers?) and on
-our predictions, with a paired bootstrap over the test slices. A point estimate that agrees
-is not enough to say the claim holds, so the verdict says whether the paired 95% interval of
-the difference excludes zero, and whether the two models' own intervals overlap.
+our predictions, with a paired bootstrap over the test slices (or images, for Dice). A point
+estimate that agrees is not enough to say the claim holds, so the verdict says whether the
+paired 95% interval of the difference excludes zero, and whether the two models' own
+intervals overlap.
 """
 
 from __future__ import annotations
@@ -15,16 +16,29 @@ import numpy as np
 import pandas as pd
 
 from medbench.errors import ConfigError
-from medbench.evaluate.bootstrap import paired_test
+from medbench.evaluate.bootstrap import PER_SAMPLE_METRICS, paired_test
 from medbench.evaluate.metrics import classification_metrics
-from medbench.report.runs import Run, aligned_probabilities, classifies
-from medbench.report.tables import table_columns
+from medbench.report.runs import Run, aligned_probabilities
+from medbench.report.tables import cell_source, table_columns
 
-CLAIM_METRICS = set(classification_metrics([0, 1], [0.2, 0.8]))
+CLASSIFICATION_METRICS = set(classification_metrics([0, 1], [0.2, 0.8]))
+CLAIM_METRICS = CLASSIFICATION_METRICS | set(PER_SAMPLE_METRICS)
 
 
-def _paper_value(paper: pd.DataFrame, column: str, method: str) -> float:
-    return float(paper.loc[method, column]) if method in paper.index else math.nan
+def paper_cells(table_cfg: dict) -> dict[tuple[str, str], tuple[str, str]]:
+    """(model, "test_set.metric") -> (row method, column) of every cell of the table."""
+    cells = {}
+    for row in table_cfg["rows"]:
+        for column, source in table_columns(table_cfg).items():
+            model, test_set, metric = cell_source(row, column, source)
+            cells.setdefault((model, f"{test_set}.{metric}"), (row["method"], column))
+    return cells
+
+
+def _paper_value(paper: pd.DataFrame, cell: tuple[str, str] | None) -> float:
+    if cell is None or cell[0] not in paper.index:
+        return math.nan
+    return float(paper.loc[cell])
 
 
 def _paper_verdict(claim: dict, values: dict[str, float], paper_column: pd.Series) -> str:
@@ -54,28 +68,29 @@ def _overlap(a_ci, b_ci) -> str:
 
 
 def _opponent(claim: dict, runs: dict[str, list[Run]], test_set: str, metric: str) -> str:
-    """`best` claims: the strongest other classifier (by our seed-mean value)."""
+    """`best` claims: the strongest other model reporting the metric (by our seed-mean value)."""
     def value(model):
         return float(np.mean([r.metrics[test_set][metric] for r in runs[model]]))
 
-    others = [m for m in runs if m != claim["models"][0] and classifies(runs[m])]
+    others = [m for m in runs if m != claim["models"][0] and metric in runs[m][0].metrics.get(test_set, {})]
     return max(others, key=value)
 
 
 def check_claims(claims: list[dict], table_cfg: dict, runs: dict[str, list[Run]],
                  paper: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
-    columns = {src: col for col, src in table_columns(table_cfg).items()}
-    method_of = {row.get("model"): row["method"] for row in table_cfg["rows"]}
+    cells = paper_cells(table_cfg)
     rows = []
     for claim in claims:
         test_set, metric = claim["metric"].split(".")
-        if metric not in CLAIM_METRICS or claim["metric"] not in columns:
+        same_metric = [cell for (_, source), cell in cells.items() if source == claim["metric"]]
+        if metric not in CLAIM_METRICS or not same_metric:
             raise ConfigError(f"claim {claim['claim']!r}: metric {claim['metric']} is not a "
-                              f"classification column of {table_cfg['name']}")
-        column = columns[claim["metric"]]
-        values = {m: _paper_value(paper, column, method_of.get(m, "")) for m in claim["models"]}
+                              f"comparable column of {table_cfg['name']} (claims compare "
+                              f"{sorted(CLAIM_METRICS)})")
+        values = {m: _paper_value(paper, cells.get((m, claim["metric"]))) for m in claim["models"]}
+        column = pd.Series([_paper_value(paper, cell) for cell in same_metric]).dropna()
         row = {"claim": claim["claim"], "source": claim.get("source", ""),
-               "paper": _paper_verdict(claim, values, paper[column].dropna())}
+               "paper": _paper_verdict(claim, values, column)}
         models = list(claim["models"])
         if claim["kind"] == "best" and models[0] in runs:
             models.append(_opponent(claim, runs, test_set, metric))
@@ -83,7 +98,8 @@ def check_claims(claims: list[dict], table_cfg: dict, runs: dict[str, list[Run]]
         if missing:
             rows.append(row | {"verdict": f"not run ({', '.join(missing)})"})
             continue
-        labels, a, b = aligned_probabilities(runs[models[0]], runs[models[1]], test_set)
+        column = metric if metric in PER_SAMPLE_METRICS else "prob"
+        labels, a, b = aligned_probabilities(runs[models[0]], runs[models[1]], test_set, column)
         test = paired_test(labels, a, b, metric, n_boot=n_boot, seed=seed)
         rows.append(row | {
             "versus": models[1], "ours": test["a"], "theirs": test["b"], "diff": test["diff"],
@@ -98,10 +114,11 @@ def render_claims(checked: pd.DataFrame, title: str, data_kind: str, provenance:
                  if data_kind == "toy" else "**Real data**.")
     lines = [f"# Claims of the paper, checked: {title}", "", kind_line, "",
              "Run: " + ", ".join(f"{k} `{v}`" for k, v in provenance.items()), "",
-             "*paper's table*: does the paper's own Table 1 support the sentence? *ours*: the "
+             "*paper's table*: does the paper's own table support the sentence? *ours*: the "
              "claimed model's value vs the model it is compared with (for \"highest\": the "
-             "strongest other classifier of this run). Δ: ours − theirs with its paired 95% "
-             "bootstrap interval over test slices and two-sided p-value; *intervals*: whether the "
+             "strongest other model of this run). Δ: ours − theirs with its paired 95% "
+             "bootstrap interval over test slices (images, for Dice) and two-sided p-value; "
+             "*intervals*: whether the "
              "two models' own 95% intervals overlap. \"holds (significant)\" needs the paired "
              "interval to exclude 0.", "",
              "| # | claim | paper's table | ours vs | Δ [95% CI], p | intervals | verdict |",

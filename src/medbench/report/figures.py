@@ -1,4 +1,4 @@
-"""The brain_ct figures drawn from saved runs (nothing is re-run; Grad-CAM, which needs the
+"""Figures drawn from saved runs (nothing is re-run; Grad-CAM, which needs the
 model, is in `medbench.report.gradcam`).
 
 - `roc_figure`: ROC curves of every classifier on every test set.
@@ -25,7 +25,8 @@ from medbench.fileio import atomic_path
 from medbench.report.runs import Run, classifies, seed_probabilities
 
 VALIDATION_METRICS = {"val_auc": {"color": "tab:green", "ls": "--"},
-                      "val_iou": {"color": "tab:purple", "ls": ":"}}
+                      "val_iou": {"color": "tab:purple", "ls": ":"},
+                      "val_dice": {"color": "tab:red", "ls": "-."}}
 TEST_SET_TITLES = {"test_h1_4": "Test data (Hospital 1-4)", "test_h5_11": "Test data (Hospital 5-11)"}
 
 

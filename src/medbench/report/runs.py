@@ -30,7 +30,7 @@ class Run:
         path = self.directory / "predictions" / f"{test_set}.csv"
         if not path.is_file():
             raise DataError(f"{path}: predictions missing; re-run `medbench predict`")
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype={"id": str})
 
 
 def load_runs(metrics_paths) -> dict[str, list[Run]]:
@@ -49,25 +49,32 @@ def load_runs(metrics_paths) -> dict[str, list[Run]]:
     return {model: sorted(found, key=lambda r: r.seed) for model, found in runs.items()}
 
 
-def seed_probabilities(runs: list[Run], test_set: str) -> tuple[pd.Index, np.ndarray, np.ndarray]:
-    """(slice ids, labels (n,), probabilities (seeds, n)) of one model, aligned across seeds."""
-    tables = [run.predictions(test_set).set_index("slice_id") for run in runs]
-    if "prob" not in tables[0]:
-        raise DataError(f"{runs[0].directory}: model '{runs[0].model}' does not classify")
+def seed_probabilities(runs: list[Run], test_set: str, column: str = "prob"
+                       ) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """(sample ids, labels (n,), values (seeds, n)) of one model, aligned across seeds.
+
+    `column`: "prob" (brain_ct: classifier probabilities) or a per-sample score such as "dice"
+    (hubmap: Dice per image; no labels, so they are zeros)."""
+    tables = [run.predictions(test_set) for run in runs]
+    id_column = "slice_id" if "slice_id" in tables[0] else "id"
+    tables = [t.set_index(id_column) for t in tables]
+    if column not in tables[0]:
+        raise DataError(f"{runs[0].directory}: model '{runs[0].model}' has no '{column}' predictions")
     order = tables[0].index
     for run, table in zip(runs[1:], tables[1:], strict=True):
         if not table.index.sort_values().equals(order.sort_values()):
-            raise DataError(f"{run.directory}: {test_set} slices differ from seed {runs[0].seed}'s")
-    probs = np.stack([t.loc[order, "prob"].to_numpy() for t in tables])
-    return order, tables[0]["label"].to_numpy(), probs
+            raise DataError(f"{run.directory}: {test_set} samples differ from seed {runs[0].seed}'s")
+    values = np.stack([t.loc[order, column].to_numpy() for t in tables])
+    labels = tables[0]["label"].to_numpy() if "label" in tables[0] else np.zeros(len(order), int)
+    return order, labels, values
 
 
-def aligned_probabilities(runs_a: list[Run], runs_b: list[Run], test_set: str):
-    """Labels and both models' (seeds, n) probabilities on the same slices in the same order."""
-    ids_a, labels, a = seed_probabilities(runs_a, test_set)
-    ids_b, _, b = seed_probabilities(runs_b, test_set)
+def aligned_probabilities(runs_a: list[Run], runs_b: list[Run], test_set: str, column: str = "prob"):
+    """Labels and both models' (seeds, n) values on the same samples in the same order."""
+    ids_a, labels, a = seed_probabilities(runs_a, test_set, column)
+    ids_b, _, b = seed_probabilities(runs_b, test_set, column)
     if sorted(ids_a) != sorted(ids_b):
-        raise DataError(f"{runs_a[0].model} and {runs_b[0].model}: different {test_set} slices")
+        raise DataError(f"{runs_a[0].model} and {runs_b[0].model}: different {test_set} samples")
     position = {sid: i for i, sid in enumerate(ids_b)}
     return labels, a, b[:, [position[sid] for sid in ids_a]]
 

@@ -24,6 +24,32 @@ def table_columns(table_cfg: dict) -> dict[str, str]:
     return {col: src for section in table_cfg["sections"] for col, src in section["columns"].items()}
 
 
+def cell_source(row: dict, column: str, source: str) -> tuple[str, str, str]:
+    """(model, test set, metric) of one cell. A row names its `model`, or one model per column
+    (`models`, hubmap: one per loss); a bare "metric" source takes the row's `test_set`."""
+    model = row.get("models", {}).get(column, row.get("model") or "")
+    test_set, metric = source.split(".") if "." in source else (row.get("test_set", ""), source)
+    return model, test_set, metric
+
+
+def row_models(row: dict) -> list[str]:
+    """Every model whose runs fill a row."""
+    return list(row.get("models", {}).values()) or ([row["model"]] if row.get("model") else [])
+
+
+def model_labels(table_cfg: dict) -> dict[str, str]:
+    """Model -> label for figures: its row's method, or "<name> · <column label>" per column."""
+    labels = {}
+    for row in table_cfg["rows"]:
+        if row.get("model"):
+            labels.setdefault(row["model"], row["method"])
+        for section in table_cfg["sections"]:
+            names = dict(zip(section["columns"], section.get("labels", section["columns"]), strict=True))
+            for column, model in row.get("models", {}).items():
+                labels.setdefault(model, f"{row.get('name', row['method'])} · {names.get(column, column)}")
+    return labels
+
+
 def read_paper_results(path: str | Path, columns: list[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
@@ -48,17 +74,17 @@ def build_table(table_cfg: dict, runs_by_model: dict[str, list[Run]]) -> pd.Data
     several = any(len(runs) > 1 for runs in runs_by_model.values())
     rows = []
     for spec in table_cfg["rows"]:
-        row = {"method": spec["method"], "model": spec.get("model") or ""}
-        runs = runs_by_model.get(row["model"], [])
+        row = {"method": spec["method"], "model": " ".join(row_models(spec))}
         for col, src in columns.items():
-            values = _values(runs, *src.split("."))
+            model, test_set, metric = cell_source(spec, col, src)
+            values = _values(runs_by_model.get(model, []), test_set, metric)
             row[col] = round(float(np.mean(values)), 4) if values else math.nan
             if several:
                 row[f"{col}_sd"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else math.nan
         if several:
-            row["seeds"] = len(runs)
+            row["seeds"] = max((len(runs_by_model.get(m, [])) for m in row_models(spec)), default=0)
         rows.append(row)
-    unknown = set(runs_by_model) - {r["model"] for r in rows}
+    unknown = set(runs_by_model) - {m for spec in table_cfg["rows"] for m in row_models(spec)}
     if unknown:
         raise ConfigError(f"table {table_cfg['name']}: model(s) {sorted(unknown)} have no row")
     return pd.DataFrame(rows)
@@ -69,11 +95,11 @@ def interval_table(table_cfg: dict, runs_by_model: dict[str, list[Run]]) -> pd.D
     or if the model has several seeds: their spread is then shown as ± sd instead)."""
     rows = []
     for spec in table_cfg["rows"]:
-        runs = runs_by_model.get(spec.get("model") or "", [])
-        metrics = runs[0].metrics if len(runs) == 1 else {}
         row = {"method": spec["method"]}
         for col, src in table_columns(table_cfg).items():
-            test_set, metric = src.split(".")
+            model, test_set, metric = cell_source(spec, col, src)
+            runs = runs_by_model.get(model, [])
+            metrics = runs[0].metrics if len(runs) == 1 else {}
             low, high = metrics.get(test_set, {}).get("ci", {}).get(metric, (math.nan, math.nan))
             row[col] = "" if math.isnan(low) else f"[{low:.3f}, {high:.3f}]"
         rows.append(row)
@@ -153,12 +179,13 @@ def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, da
                     provenance: dict, intervals: pd.DataFrame | None = None,
                     tests: pd.DataFrame | None = None, leakage: pd.DataFrame | None = None) -> str:
     kind_line = (
-        "**Toy data** (synthetic DICOM export from `medbench toy`): these numbers check that the "
-        "pipeline runs and learns; they are not comparable with the paper's."
+        "**Toy data** (synthetic data in the real format, from `medbench toy`): these numbers check "
+        "that the pipeline runs and learns; they are not comparable with the paper's."
         if data_kind == "toy" else "**Real data**: the published protocol on the configured dataset."
     )
     lines = [f"# {table_cfg['title']}", "", kind_line, "",
-             "Each cell: **ours** [95% bootstrap interval over test slices] / paper (ours − paper); "
+             "Each cell: **ours** [95% bootstrap interval over test slices or images] / paper "
+             "(ours − paper); "
              "with several training seeds **mean ± sd** over seeds. `·`: not run here; "
              "`—`: not reported.", "",
              "Run: " + ", ".join(f"{k} `{v}`" for k, v in provenance.items()), ""]

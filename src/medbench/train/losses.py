@@ -51,3 +51,53 @@ class MultiTaskLoss(nn.Module):
             parts["rec"] = F.mse_loss(outputs["rec"].float(), batch["image"])
         total = sum(self.weights[t] * v for t, v in parts.items())
         return total, {t: float(v.detach()) for t, v in parts.items()}
+
+
+class AuxiliaryBCELoss(nn.Module):
+    """hubmap paper §4.3: BCE of the main output (+ 0.2 x BCE of an auxiliary head on one
+    encoder level against the mask resized (nearest) to that level).
+
+    `levels` holds one level (auxiliary loss) or two: the switched auxiliary loss uses the
+    first until `switch_fraction` of the epochs have passed, then the second (paper: "second
+    block" for epochs 1-60, "first block" for 61-120). No `levels`: plain BCE ("Normal").
+    The Trainer calls `set_epoch` before every epoch.
+    """
+
+    def __init__(self, epochs: int, aux_weight: float = 0.2, levels: tuple[int, ...] = (),
+                 switch_fraction: float = 0.5):
+        super().__init__()
+        if len(levels) > 2:
+            raise ConfigError(f"loss.aux.levels: one level, or two to switch between; got {list(levels)}")
+        self.aux_weight, self.levels = aux_weight, tuple(levels)
+        self.switch_epoch = round(epochs * switch_fraction)
+        self.epoch = 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    @property
+    def level(self) -> int | None:
+        """The encoder level whose auxiliary head is trained in the current epoch."""
+        if not self.levels:
+            return None
+        return self.levels[-1] if len(self.levels) == 2 and self.epoch > self.switch_epoch else self.levels[0]
+
+    def forward(self, outputs: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        mask = batch["mask"].float().unsqueeze(1)
+        parts = {"seg": F.binary_cross_entropy_with_logits(outputs["seg"].float(), mask)}
+        total = parts["seg"]
+        if self.level is not None:
+            aux = outputs["aux"][self.level].float()
+            small = F.interpolate(mask, size=aux.shape[-2:], mode="nearest")
+            parts["aux"] = F.binary_cross_entropy_with_logits(aux, small)
+            total = total + self.aux_weight * parts["aux"]
+        return total, {t: float(v.detach()) for t, v in parts.items()}
+
+
+def build_loss(loss_cfg: dict, epochs: int) -> nn.Module:
+    """The loss a recipe names: `bce` (+ optional `aux`) for hubmap, else the multi-task loss."""
+    if loss_cfg.get("name") == "bce":
+        aux = loss_cfg.get("aux") or {}
+        return AuxiliaryBCELoss(epochs, aux.get("weight", 0.2), tuple(aux.get("levels", ())),
+                                aux.get("switch_fraction", 0.5))
+    return MultiTaskLoss(loss_cfg["weights"], loss_cfg.get("seg"))

@@ -12,7 +12,7 @@ from medbench.errors import ConfigError
 from medbench.fileio import file_digest
 from medbench.models import create_model
 from medbench.seeding import seed_everything
-from medbench.train.losses import MultiTaskLoss
+from medbench.train.losses import build_loss
 from medbench.train.optim import build_optimizer, build_schedule
 from medbench.train.trainer import Trainer, TrainerConfig
 
@@ -20,10 +20,17 @@ log = logging.getLogger(__name__)
 
 
 def model_arguments(cfg: dict, recipe: dict) -> dict:
-    """Constructor arguments of a model: its `model_args`, the input size and pretraining."""
-    return {**recipe.get("model_args", {}), "img_size": cfg["data"]["image_size"],
+    """Constructor arguments of a model: its `model_args`, the input size and pretraining,
+    and the auxiliary heads its loss trains (hubmap)."""
+    args = {**recipe.get("model_args", {}), "img_size": cfg["data"]["image_size"],
             "pretrained": recipe.get("pretrained", False),
             "pretrained_path": recipe.get("pretrained_path")}
+    aux_levels = (recipe["loss"].get("aux") or {}).get("levels")
+    return args | {"aux_levels": list(aux_levels)} if aux_levels else args
+
+
+def _cache_files(cache_dir) -> list[Path]:
+    return sorted(p for p in Path(cache_dir).rglob("*") if p.is_file())
 
 
 def _check_frozen(model_name: str, recipe: dict, frozen_checkpoint) -> None:
@@ -36,7 +43,7 @@ def _check_frozen(model_name: str, recipe: dict, frozen_checkpoint) -> None:
 
 def _fingerprint(cfg, recipe, protocol, cache_dir, splits_csv, frozen_checkpoint) -> dict:
     """What a checkpoint must match to be resumed: recipe, protocol and input contents."""
-    inputs = [*sorted(Path(cache_dir).glob("*")), splits_csv, frozen_checkpoint]
+    inputs = [*_cache_files(cache_dir), splits_csv, frozen_checkpoint]
     return {"recipe": recipe, "protocol": protocol, "seed": cfg["seed"], "data": cfg["data"],
             "augmentation": cfg.get("augmentation"),
             "inputs": [file_digest(f) for f in inputs if f]}
@@ -63,11 +70,12 @@ def train_model(cfg: dict, model_name: str, protocol: str, cache_dir, splits_csv
         fingerprint=_fingerprint(cfg, recipe, protocol, cache_dir, splits_csv, frozen_checkpoint),
     )
     # The checkpoint holds the frozen weights too: rebuilding it needs no frozen path or download.
-    meta = {"arch": recipe["arch"], "model": model_name, "tasks": list(recipe["loss"]["weights"]),
+    tasks = list(recipe["loss"].get("weights", ["seg"]))
+    meta = {"arch": recipe["arch"], "model": model_name, "tasks": tasks,
             "model_args": {**args, "pretrained": False, "pretrained_path": None}}
     log.info("training %s (%s) on %d slices, validating on %d; %d epochs of %d steps",
              model_name, recipe["arch"], len(data["train"]), len(data["val"]), recipe["epochs"], steps)
-    trainer = Trainer(model, MultiTaskLoss(recipe["loss"]["weights"], recipe["loss"].get("seg")),
+    trainer = Trainer(model, build_loss(recipe["loss"], recipe["epochs"]),
                       optimizer, build_schedule(recipe["schedule"], optimizer, steps,
                                                 recipe["epochs"], mode),
                       data["train"], data["val"], Path(out_dir), trainer_cfg, meta)

@@ -27,11 +27,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from medbench.evaluate.inference import infer
-from medbench.evaluate.metrics import binary_iou, roc_auc
+from medbench.evaluate.metrics import binary_iou, dice_per_image, roc_auc
 from medbench.fileio import write_csv
 from medbench.progress import progress
 from medbench.train.checkpoint import load_checkpoint, save_checkpoint
-from medbench.train.losses import MultiTaskLoss
 from medbench.train.optim import Schedule
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ def _reseed_worker(worker_id: int) -> None:
 
 
 class Trainer:
-    def __init__(self, model: torch.nn.Module, loss_fn: MultiTaskLoss, optimizer, schedule: Schedule,
+    def __init__(self, model: torch.nn.Module, loss_fn: torch.nn.Module, optimizer, schedule: Schedule,
                  train_data: Dataset, val_data: Dataset, out_dir: str | Path, cfg: TrainerConfig,
                  model_meta: dict | None = None):
         self.cfg = cfg
@@ -106,6 +105,8 @@ class Trainer:
             transform = getattr(self.train_data, "transform", None)
             if transform is not None:
                 transform.set_random_seed(self._epoch_seed(epoch))
+            if hasattr(self.loss_fn, "set_epoch"):  # losses that change over training
+                self.loss_fn.set_epoch(epoch)
             row = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"]}
             row |= self.train_epoch(epoch)
             row |= self.validate(epoch)
@@ -151,6 +152,8 @@ class Trainer:
         if "seg_pred" in pred:
             keep = pred["has_mask"].astype(bool)
             metrics["val_iou"] = binary_iou(pred["seg_pred"][keep], pred["mask"][keep])
+        if "seg_prob" in pred:
+            metrics["val_dice"] = float(dice_per_image(pred["seg_prob"] >= 0.5, pred["mask"]).mean())
         return metrics
 
     # ------------------------------------------------------------------ state

@@ -1,0 +1,51 @@
+"""torch Dataset over the hubmap per-image cache (`<cache>/<source>/<id>.npz`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from medbench.data.hubmap_preprocess import image_file
+from medbench.errors import DataError
+
+# The encoders' ImageNet statistics (timm / smp), also used from scratch so that pretrained
+# and random initialisations see the same inputs.
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> normalised float (3, H, W)."""
+    return torch.from_numpy(((image.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1).copy())
+
+
+class HubmapDataset(Dataset):
+    """Samples: image (3, S, S) normalised, mask (S, S) float 0/1, row (position in `rows`)."""
+
+    def __init__(self, cache_dir: str | Path, rows: pd.DataFrame, transform=None):
+        self.rows = rows.reset_index(drop=True)
+        self.paths = [image_file(cache_dir, r.source, r.id) for r in self.rows.itertuples()]
+        missing = [str(p) for p in self.paths if not p.is_file()]
+        if missing:
+            raise DataError(f"{cache_dir}: {len(missing)} preprocessed image(s) missing, e.g. {missing[0]}; "
+                            "re-run the preprocessing step")
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        with np.load(self.paths[i]) as arrays:
+            return arrays["image"], arrays["mask"]
+
+    def __getitem__(self, i: int) -> dict:
+        image, mask = self.load(i)
+        if self.transform is not None:
+            out = self.transform(image=image, mask=mask)
+            image, mask = out["image"], out["mask"]
+        return {"image": to_tensor(image), "mask": torch.from_numpy(mask.astype(np.float32)),
+                "row": torch.tensor(i)}

@@ -9,9 +9,9 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from medbench.data.hubmap_preprocess import _fit_to_square, _from_square, resize_pair, to_original
+from medbench.data.hubmap_preprocess import crop_or_pad, resize_pair, to_original
 from medbench.errors import ConfigError
-from medbench.evaluate.hubmap_predict import threshold_for, tta_probabilities
+from medbench.evaluate.hubmap_predict import threshold_for, tta_probabilities, whole_image_segmenter
 from medbench.evaluate.metrics import dice_per_image
 
 PAPER_THRESHOLDS = {"hpa": {"default": 0.5, "lung": 0.15}, "hubmap": {"default": 0.4, "lung": 0.1}}
@@ -28,33 +28,58 @@ def test_unknown_data_source_is_named():
         threshold_for(PAPER_THRESHOLDS, "GTEx", "kidney")
 
 
-class _Identity(torch.nn.Module):
-    """A 'model' whose logits are the first input channel: not flip-invariant."""
+def _identity(x):
+    """'Logits' = the first input channel: not flip-invariant."""
+    return x[:, :1]
 
+
+class _Identity(torch.nn.Module):
     def forward(self, x):
-        return {"seg": x[:, :1]}
+        return {"seg": _identity(x)}
 
 
 def test_tta_flips_back_before_averaging():
     x = torch.randn(2, 3, 8, 8)
     for flips in ([], ["hflip"], ["hflip", "vflip"], ["hvflip"]):
-        torch.testing.assert_close(tta_probabilities(_Identity(), x, flips), torch.sigmoid(x[:, 0]))
+        torch.testing.assert_close(tta_probabilities(_identity, x, flips), torch.sigmoid(x[:, 0]))
 
 
 def test_tta_averages_the_flipped_predictions():
-    class Left(torch.nn.Module):  # logit +10 on the left half of the *input frame*
-        def forward(self, x):
-            out = torch.full_like(x[:, :1], -10.0)
-            out[..., : x.shape[-1] // 2] = 10.0
-            return {"seg": out}
+    def left(x):  # logit +10 on the left half of the *input frame*
+        out = torch.full_like(x[:, :1], -10.0)
+        out[..., : x.shape[-1] // 2] = 10.0
+        return out
 
-    prob = tta_probabilities(Left(), torch.zeros(1, 3, 4, 4), ["hflip"])
+    prob = tta_probabilities(left, torch.zeros(1, 3, 4, 4), ["hflip"])
     torch.testing.assert_close(prob, torch.full((1, 4, 4), 0.5), atol=1e-4, rtol=0)
 
 
 def test_unknown_flip_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown flip"):
-        tta_probabilities(_Identity(), torch.zeros(1, 3, 4, 4), ["rot90"])
+        tta_probabilities(_identity, torch.zeros(1, 3, 4, 4), ["rot90"])
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (40, 24), (10, 12)])
+def test_sliding_window_segments_the_whole_image_of_any_size(shape):
+    """A 16 px window: one tile at 16 x 16, overlapping tiles when larger, padding when smaller."""
+    x = torch.randn(1, 3, *shape)
+    logits = whole_image_segmenter(_Identity(), window=16, windows_per_batch=4)(x)
+    assert logits.shape == (1, 1, *shape)
+    torch.testing.assert_close(logits, x[:, :1])
+
+
+def test_small_images_are_padded_with_white_not_the_mean_colour():
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, x):
+            seen.append(x.clone())
+            return {"seg": x[:, :1]}
+
+    whole_image_segmenter(Spy(), window=16, windows_per_batch=1)(torch.zeros(1, 3, 8, 8))
+    white_red = (1 - 0.485) / 0.229  # 255 after ImageNet normalisation, red channel
+    assert seen[0].shape[-2:] == (16, 16)
+    torch.testing.assert_close(seen[0][0, 0, 12, 12], torch.tensor(white_red))
 
 
 def test_dice_per_image_matches_sklearn_f1():
@@ -72,23 +97,27 @@ def test_dice_of_two_empty_masks_is_one_and_of_disjoint_masks_zero():
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (12, 9), (12, 12), (3, 20)])
-def test_square_crop_or_pad_is_undone(shape):
+def test_crop_or_pad_keeps_the_centre(shape):
     array = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) + 1
-    square = _fit_to_square(array, 8, 0)
-    back = _from_square(square, shape)
-    kept = back > 0  # cropped-away pixels come back as 0
-    np.testing.assert_array_equal(back[kept], array[kept])
-    assert kept.sum() == min(shape[0], 8) * min(shape[1], 8)
+    square = crop_or_pad(array, 8, 0)
+    assert square.shape == (8, 8)
+    assert (square > 0).sum() == min(shape[0], 8) * min(shape[1], 8)  # the rest is fill
+    h, w = shape
+    if h >= 8 and w >= 8:
+        top, left = (h - 8) // 2, (w - 8) // 2
+        np.testing.assert_array_equal(square, array[top:top + 8, left:left + 8])
 
 
-def test_prediction_returns_to_the_original_grid():
-    row = pd.Series({"img_height": 40, "img_width": 60, "pixel_size": 0.4})
+@pytest.mark.parametrize("scale", [None, 0.25, 3.0])
+def test_prediction_returns_to_the_original_grid(scale):
+    """Fixed-size resize, or pixel-size-aware rescaling down (kidney) or up (prostate)."""
+    row = pd.Series({"img_height": 40, "img_width": 60})
     mask = np.zeros((40, 60), np.uint8)
     mask[10:30, 20:50] = 1
     image = np.full((40, 60, 3), 200, np.uint8)
-    for data_cfg, ref in (({"image_size": 16}, None), ({"image_size": 16, "pixel_size_aware": True}, 1.6)):
-        scale = 0.4 / ref if ref else None
-        _, small = resize_pair(image, mask, 16, scale)
-        back = to_original(small.astype(np.float32), row, data_cfg, ref) >= 0.5
-        assert back.shape == (40, 60)
-        assert dice_per_image(back[None], mask[None])[0] > 0.8, data_cfg
+    resized_image, small = resize_pair(image, mask, 16, scale)
+    expected = (16, 16) if scale is None else (round(40 * scale), round(60 * scale))
+    assert small.shape == expected and resized_image.shape[:2] == expected
+    back = to_original(small.astype(np.float32), row) >= 0.5
+    assert back.shape == (40, 60)
+    assert dice_per_image(back[None], mask[None])[0] > 0.8

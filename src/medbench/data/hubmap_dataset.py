@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from medbench.data.hubmap_preprocess import image_file
+from medbench.data.hubmap_preprocess import crop_or_pad, image_file
 from medbench.errors import DataError
 
 # The encoders' ImageNet statistics (timm / smp), also used from scratch so that pretrained
@@ -24,23 +24,30 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 class HubmapDataset(Dataset):
-    """Samples: image (3, S, S) normalised, mask (S, S) float 0/1, row (position in `rows`)."""
+    """Samples: image (3, H, W) normalised, mask (H, W) float 0/1, row (position in `rows`).
 
-    def __init__(self, cache_dir: str | Path, rows: pd.DataFrame, transform=None):
+    With `size`, images that are not size x size (pixel-size-aware preprocessing) are
+    centre-cropped or padded to it, so that they batch; without, each keeps its own size.
+    """
+
+    def __init__(self, cache_dir: str | Path, rows: pd.DataFrame, transform=None, size: int | None = None):
         self.rows = rows.reset_index(drop=True)
         self.paths = [image_file(cache_dir, r.source, r.id) for r in self.rows.itertuples()]
         missing = [str(p) for p in self.paths if not p.is_file()]
         if missing:
             raise DataError(f"{cache_dir}: {len(missing)} preprocessed image(s) missing, e.g. {missing[0]}; "
                             "re-run the preprocessing step")
-        self.transform = transform
+        self.transform, self.size = transform, size
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         with np.load(self.paths[i]) as arrays:
-            return arrays["image"], arrays["mask"]
+            image, mask = arrays["image"], arrays["mask"]
+        if self.size and image.shape[:2] != (self.size, self.size):
+            image, mask = crop_or_pad(image, self.size, 255), crop_or_pad(mask, self.size, 0)
+        return image, mask
 
     def __getitem__(self, i: int) -> dict:
         image, mask = self.load(i)

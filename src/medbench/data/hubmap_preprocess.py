@@ -6,9 +6,10 @@ each image's step loads it, so normalisation runs once per image, whatever the n
 models. An image and its mask are stored together as `<cache>/<source>/<id>.npz`
 (image uint8 (S, S, 3), mask uint8 (S, S)).
 
-With `pixel_size_aware`, an image is first rescaled to the training images' micrometres
-per pixel (evaluation images differ: 0.229-6.263 µm against HPA's 0.4, paper Table 1), then
-centre-cropped or padded (white, like slide background) to S x S.
+With `pixel_size_aware`, an image is instead rescaled to the training images' micrometres
+per pixel (evaluation images differ: 0.229-6.263 µm against HPA's 0.4, paper Table 1), so
+its size varies: prediction then slides an S x S window over the whole image, and training
+crops or pads the (nearly S x S) training images to S x S.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def reference_um_per_px(splits: pd.DataFrame, image_size: int) -> float:
     return float(np.median(train["pixel_size"] * train[["img_height", "img_width"]].max(axis=1)) / image_size)
 
 
-def _fit_to_square(array: np.ndarray, size: int, fill) -> np.ndarray:
+def crop_or_pad(array: np.ndarray, size: int, fill) -> np.ndarray:
     """Centre-crop or pad (with `fill`) to size x size."""
     out = np.full((size, size, *array.shape[2:]), fill, dtype=array.dtype)
     h, w = array.shape[:2]
@@ -63,42 +64,24 @@ def _fit_to_square(array: np.ndarray, size: int, fill) -> np.ndarray:
     return out
 
 
-def _from_square(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Inverse of `_fit_to_square`: the (h, w) frame a square came from (cropped parts: 0)."""
-    size = array.shape[0]
-    out = np.zeros(shape, dtype=array.dtype)
-    h, w = shape
-    sy, sx = max(0, (h - size) // 2), max(0, (w - size) // 2)
-    dy, dx = max(0, (size - h) // 2), max(0, (size - w) // 2)
-    ch, cw = min(h, size), min(w, size)
-    out[sy:sy + ch, sx:sx + cw] = array[dy:dy + ch, dx:dx + cw]
-    return out
-
-
 def _scale(row, data_cfg: dict, ref_um: float | None) -> float | None:
     return float(row["pixel_size"]) / ref_um if data_cfg.get("pixel_size_aware") else None
 
 
-def to_original(prob: np.ndarray, row, data_cfg: dict, ref_um: float | None) -> np.ndarray:
-    """A prediction on the preprocessed image, mapped back onto the original pixel grid."""
-    height, width = int(row["img_height"]), int(row["img_width"])
-    scale = _scale(row, data_cfg, ref_um)
-    if scale is not None:
-        prob = _from_square(prob, (max(1, round(height * scale)), max(1, round(width * scale))))
-    return cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
+def to_original(prob: np.ndarray, row) -> np.ndarray:
+    """A prediction on the whole preprocessed image, resized onto the original pixel grid."""
+    return cv2.resize(prob, (int(row["img_width"]), int(row["img_height"])), interpolation=cv2.INTER_LINEAR)
 
 
 def resize_pair(image: np.ndarray, mask: np.ndarray, size: int, scale: float | None = None):
-    """Resize to size x size, or by `scale` then crop/pad to it (pixel-size-aware)."""
+    """Resize to size x size, or by `scale` (pixel-size-aware: any size)."""
     if scale is None:
         shape = (size, size)
     else:
         shape = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    image = cv2.resize(image, shape, interpolation=cv2.INTER_AREA)
-    mask = cv2.resize(mask, shape, interpolation=cv2.INTER_NEAREST)
-    if scale is not None:
-        image, mask = _fit_to_square(image, size, 255), _fit_to_square(mask, size, 0)
-    return image, mask
+    interpolation = cv2.INTER_AREA if shape[0] <= image.shape[1] else cv2.INTER_LINEAR
+    return (cv2.resize(image, shape, interpolation=interpolation),
+            cv2.resize(mask, shape, interpolation=cv2.INTER_NEAREST))
 
 
 def load_resized(row: pd.Series, export_dir: str | Path, data_cfg: dict, ref_um: float | None):

@@ -44,7 +44,7 @@ def _hubmap_datasets(cfg, cache_dir, splits_csv, names, seed, augment_train):
         if rows.empty:
             raise DataError(f"{splits_csv}: no image in set '{name}'")
         transform = _augmentation(cfg, seed) if name == "train" and augment_train else None
-        out[name] = HubmapDataset(cache_dir, rows, transform)
+        out[name] = HubmapDataset(cache_dir, rows, transform, size=cfg["data"]["image_size"])
     return out
 
 

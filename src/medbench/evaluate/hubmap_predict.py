@@ -1,13 +1,18 @@
 """hubmap test-set predictions (paper §6): flip test-time augmentation, organ- and
 source-specific thresholds, Dice per image on the original pixel grid.
 
+Each preprocessed image is segmented whole: MONAI's sliding-window inference with the
+training size as window (one window when the image has that size; pixel-size-aware images
+of any size are tiled or padded).
+
 For each evaluation set `<name>`: `<name>.csv` (id, organ, data_source, threshold, dice) and
-`<name>.npz` (ids and the TTA probabilities on the preprocessed grid, uint8 x 255, for figures).
+`<name>.npz` (`prob_<id>`: the TTA probabilities on the preprocessed grid, uint8 x 255).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +20,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from medbench.data.hubmap import load_mask
-from medbench.data.hubmap_dataset import HubmapDataset
-from medbench.data.hubmap_preprocess import reference_um_per_px, to_original
+from medbench.data.hubmap_dataset import HubmapDataset, to_tensor
+from medbench.data.hubmap_preprocess import to_original
 from medbench.data.hubmap_splits import EVALUATION_SETS, read_hubmap_splits
 from medbench.errors import ConfigError
 from medbench.evaluate.metrics import dice_per_image
@@ -27,6 +32,7 @@ from medbench.train.trainer import resolve_device
 
 log = logging.getLogger(__name__)
 FLIPS = {"hflip": (-1,), "vflip": (-2,), "hvflip": (-2, -1)}
+WHITE = to_tensor(np.full((1, 1, 3), 255, np.uint8))  # (3, 1, 1), normalised
 
 
 def threshold_for(thresholds: dict, data_source: str, organ: str) -> float:
@@ -40,35 +46,56 @@ def threshold_for(thresholds: dict, data_source: str, organ: str) -> float:
 
 
 @torch.no_grad()
-def tta_probabilities(model: torch.nn.Module, images: torch.Tensor, flips: list[str]) -> torch.Tensor:
-    """Mean sigmoid over the identity and each flip (flipped back), (B, H, W)."""
+def tta_probabilities(segment: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+                      flips: list[str]) -> torch.Tensor:
+    """Mean sigmoid of `segment` (images -> (B, 1, H, W) logits) over the identity and each
+    flip (flipped back), (B, H, W)."""
     unknown = sorted(set(flips) - set(FLIPS))
     if unknown:
         raise ConfigError(f"inference.tta: unknown flip(s) {unknown}; known: {sorted(FLIPS)}")
-    total = torch.sigmoid(model(images)["seg"][:, 0].float())
+    total = torch.sigmoid(segment(images)[:, 0].float())
     for flip in flips:
         dims = FLIPS[flip]
-        total += torch.sigmoid(model(images.flip(dims))["seg"][:, 0].float()).flip(dims)
+        total += torch.sigmoid(segment(images.flip(dims))[:, 0].float()).flip(dims)
     return total / (1 + len(flips))
 
 
-def _predict_set(model, dataset: HubmapDataset, cfg: dict, ref_um, device, desc):
+def whole_image_segmenter(model: torch.nn.Module, window: int, windows_per_batch: int):
+    """Logits of a whole image of any size from `window` x `window` tiles (MONAI). An image
+    smaller than the window is padded with white, the slide background the model knows
+    (MONAI would pad with 0, the mean colour after normalisation), and cropped back."""
+    from monai.inferers import sliding_window_inference
+
+    def segment(images: torch.Tensor) -> torch.Tensor:
+        height, width = images.shape[-2:]
+        if height < window or width < window:
+            canvas = WHITE.to(images).expand(*images.shape[:2], max(height, window), max(width, window))
+            padded = canvas.clone()
+            padded[..., :height, :width] = images
+            images = padded
+        logits = sliding_window_inference(images, (window, window), windows_per_batch,
+                                          lambda tiles: model(tiles)["seg"], overlap=0.25)
+        return logits[..., :height, :width]
+
+    return segment
+
+
+def _predict_set(model, dataset: HubmapDataset, cfg: dict, device, desc):
     inference = cfg["inference"]
     model.eval()
-    rows, probs, dices, thresholds = dataset.rows, [], [], []
-    loader = DataLoader(dataset, batch_size=inference.get("batch_size", 8), shuffle=False)
-    for batch in progress(loader, desc=desc, unit="batch", leave=False):
+    segment = whole_image_segmenter(model, cfg["data"]["image_size"], inference.get("batch_size", 8))
+    rows, probs, dices, thresholds = dataset.rows, {}, [], []
+    for batch in progress(DataLoader(dataset, batch_size=1), desc=desc, unit="image", leave=False):
         with torch.autocast(device.type, enabled=device.type == "cuda"):
-            prob = tta_probabilities(model, batch["image"].to(device), inference["tta"]).cpu().numpy()
-        for i, p in zip(batch["row"].tolist(), prob, strict=True):
-            row = rows.iloc[i]
-            threshold = threshold_for(inference["thresholds"], row["data_source"], row["organ"])
-            full = to_original(p.astype(np.float32), row, cfg["data"], ref_um) >= threshold
-            dices.append(float(dice_per_image(full[None], load_mask(row)[None])[0]))
-            probs.append(np.round(p * 255).astype(np.uint8))
-            thresholds.append(threshold)
+            prob = tta_probabilities(segment, batch["image"].to(device), inference["tta"])[0].cpu().numpy()
+        row = rows.iloc[int(batch["row"][0])]
+        threshold = threshold_for(inference["thresholds"], row["data_source"], row["organ"])
+        full = to_original(prob.astype(np.float32), row) >= threshold
+        dices.append(float(dice_per_image(full[None], load_mask(row)[None])[0]))
+        probs[f"prob_{row['id']}"] = np.round(prob * 255).astype(np.uint8)
+        thresholds.append(threshold)
     table = rows.loc[:, ["id", "organ", "data_source"]].assign(threshold=thresholds, dice=dices)
-    return table, np.stack(probs)
+    return table, probs
 
 
 def predict_hubmap(cfg: dict, model_path, cache_dir, splits_csv, out_dir, device: str = "auto") -> None:
@@ -76,11 +103,10 @@ def predict_hubmap(cfg: dict, model_path, cache_dir, splits_csv, out_dir, device
     dev = resolve_device(device)
     model = load_trained_model(model_path, dev)
     splits = read_hubmap_splits(splits_csv)
-    ref_um = reference_um_per_px(splits, cfg["data"]["image_size"])
     for name in EVALUATION_SETS:
         dataset = HubmapDataset(cache_dir, splits[splits["set"] == name])
-        table, probs = _predict_set(model, dataset, cfg, ref_um, dev, f"predict {name}")
+        table, probs = _predict_set(model, dataset, cfg, dev, f"predict {name}")
         write_csv(Path(out_dir) / f"{name}.csv", table)
         with atomic_path(Path(out_dir) / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, id=table["id"].to_numpy().astype(str), prob=probs)
+            np.savez_compressed(fh, **probs)
         log.info("%s: %d images, mean Dice %.4f", name, len(table), table["dice"].mean())

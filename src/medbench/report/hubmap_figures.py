@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.colors import ListedColormap
 
 from medbench.data.hubmap import ORGANS, load_image, load_mask
 from medbench.data.hubmap_preprocess import image_file, load_resized, reference_um_per_px, target_row
@@ -22,6 +23,8 @@ from medbench.errors import DataError
 from medbench.report.figures import blank, outline, save_figure, wrapped
 from medbench.report.runs import Run
 from medbench.report.tables import cell_source, table_columns
+
+PREDICTED = ListedColormap(["magenta"])
 
 
 def _raw(exports: dict, row) -> tuple[np.ndarray, np.ndarray]:
@@ -102,14 +105,14 @@ def masks_figure(runs: dict[str, list[Run]], table_cfg: dict, splits: pd.DataFra
             pred, threshold, dice = _prediction(runs[model][0], spec["test_set"], row["id"])
             ax.imshow(image)
             # a filled overlay, not an outline: an all-foreground prediction has no contour
-            ax.imshow(np.ma.masked_where(pred < threshold, np.ones_like(pred)), cmap="spring",
+            ax.imshow(np.ma.masked_where(pred < threshold, np.ones_like(pred)), cmap=PREDICTED,
                       alpha=0.45, vmin=0, vmax=1)
             outline(ax, truth)
             blank(ax)
             ax.set_title(f"{labels.get(column, column)}: Dice {dice:.3f}", fontsize=7)
         blank(ax_row[0])
-    fig.suptitle(f"{row['data_source']} {row['organ']} {row['id']} (green outline: truth; magenta: predicted)",
-                 fontsize=8)
+    fig.suptitle(f"{row['data_source']} {row['organ']} {row['id']} "
+                 "(green outline: truth; magenta: predicted)", fontsize=8)
     save_figure(fig, out)
 
 
@@ -117,8 +120,7 @@ def _prediction(run: Run, test_set: str, image_id) -> tuple[np.ndarray, float, f
     """One image's TTA probabilities (preprocessed grid), its threshold and its Dice."""
     table = run.predictions(test_set).astype({"id": str}).set_index("id")
     with np.load(run.directory / "predictions" / f"{test_set}.npz") as arrays:
-        ids = list(arrays["id"])
-        if str(image_id) not in ids:
+        if f"prob_{image_id}" not in arrays:
             raise DataError(f"{run.directory}: no prediction for id {image_id} in {test_set}")
-        prob = arrays["prob"][ids.index(str(image_id))] / 255.0
+        prob = arrays[f"prob_{image_id}"] / 255.0
     return prob, float(table.loc[str(image_id), "threshold"]), float(table.loc[str(image_id), "dice"])

@@ -1,5 +1,6 @@
 # hubmap: Kaggle-format exports -> split (+ validation) -> stain target -> one preprocessing
 # job per image (resize + Vahadane) -> one run per model and loss -> results/table2.*
+from medbench.data.hubmap_splits import EVALUATION_SETS
 HUBMAP = config["hubmap"]
 HUBMAP_STUDY = load_study_config(HUBMAP["study_config"], HUBMAP.get("overrides"))
 HUBMAP_INTERIM = "data/interim/hubmap"
@@ -10,7 +11,7 @@ HUBMAP_EXPORTS = {"training": HUBMAP["training_export"], "evaluation": HUBMAP["e
 HUBMAP_EXPORT_ARGS = (
     f"--training-export {HUBMAP_EXPORTS['training']} --evaluation-export {HUBMAP_EXPORTS['evaluation']}"
 )
-HUBMAP_TEST_SETS = ["test_pub", "test_priv"]
+HUBMAP_TEST_SETS = list(EVALUATION_SETS)  # the sets the split step builds
 HUBMAP_FIGURES = HUBMAP_STUDY.get("figures", {})
 STUDIES["hubmap"] = {
     "runs": HUBMAP_RUNS,

@@ -15,10 +15,10 @@ import time
 import torch
 
 from medbench.config import load_study_config, model_config
+from medbench.device import resolve_device
 from medbench.models import create_model
 from medbench.train.losses import build_loss
 from medbench.train.run import model_arguments
-from medbench.train.trainer import resolve_device
 
 
 def throughput(model, loss_fn, batch, steps, amp, device) -> float:

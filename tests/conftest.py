@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from medbench.data.toy.brain_ct import ToyBrainCTConfig, generate
+from medbench.studies.brain_ct.toy import ToyBrainCTConfig, generate
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY_YAML = REPO / "config" / "studies" / "brain_ct.yaml"
@@ -24,7 +24,7 @@ def toy_export(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def toy_cache(toy_export, tmp_path_factory) -> Path:
-    from medbench.data.brain_ct import ingest
+    from medbench.studies.brain_ct.ingest import ingest
 
     out = tmp_path_factory.mktemp("cache") / "slices"
     ingest(toy_export / "manifest.csv", out, 32, {"center": 40, "width": 80})

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medbench.evaluate.metrics import classification_metrics
+from medbench.metrics import classification_metrics
 
 TEST_SETS = ("test_h1_4", "test_h5_11")
 

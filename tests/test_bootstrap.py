@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from medbench.evaluate.bootstrap import classification_ci, iou_ci, paired_test
-from medbench.evaluate.metrics import classification_metrics
+from medbench.metrics import classification_metrics
 
 
 def _scores(n, separation, seed):

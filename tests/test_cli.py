@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from medbench.cli import main
 
 from .conftest import STUDY_YAML
@@ -10,17 +12,26 @@ from .conftest import STUDY_YAML
 def test_bad_manifest_exits_2_naming_the_file(tmp_path, capsys):
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("hospital,patient_id\n1,P1\n")
-    code = main(["ingest", "--config", str(STUDY_YAML), "--manifest", str(manifest),
-                 "--out", str(tmp_path / "cache")])
+    code = main(["prepare", "ingest", "--config", str(STUDY_YAML), "--override",
+                 json.dumps({"raw": {"manifest": str(manifest)}}), "--data", str(tmp_path / "data")])
     assert code == 2
     err = capsys.readouterr().err
     assert f"{manifest}: manifest lacks required column(s)" in err
-    assert not (tmp_path / "cache").exists()
+    assert not (tmp_path / "data").exists()
+
+
+def test_study_steps_and_figures_are_the_studys_own(tmp_path, capsys):
+    assert main(["prepare", "stain-target", "--config", str(STUDY_YAML), "--data", str(tmp_path)]) == 2
+    assert "study brain_ct has no step 'stain-target'; its steps: ['ingest']" in capsys.readouterr().err
+    assert main(["prepare", "ingest", "--config", str(STUDY_YAML), "--data", str(tmp_path)]) == 2
+    assert "no raw.manifest" in capsys.readouterr().err
+    assert main(["figure", "masks", "--config", str(STUDY_YAML), "--out", "x.png"]) == 2
+    assert "no `figures.masks` section" in capsys.readouterr().err
 
 
 def test_config_typo_exits_2(tmp_path, capsys):
     code = main(["split", "--config", str(STUDY_YAML), "--override", '{"split": {"protocl": "x"}}',
-                 "--cache", str(tmp_path), "--out", "x.csv", "--leakage", "y.csv"])
+                 "--data", str(tmp_path)])
     assert code == 2
     assert "split: Additional properties are not allowed ('protocl'" in capsys.readouterr().err
 
@@ -40,6 +51,8 @@ def test_toy_hubmap_writes_both_kaggle_exports(tmp_path, capsys):
     assert main(["toy", "hubmap", "--out", str(tmp_path / "x"), "--params", '{"sise": 1}']) == 2
     assert "toy hubmap: unknown parameter(s) ['sise']" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    assert main(["toy", "hubmapp", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown study 'hubmapp': no module medbench.studies.hubmapp" in capsys.readouterr().err
 
 
 def test_figure_without_its_config_section_exits_2(tmp_path, capsys):

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from medbench.checkpoint import save_checkpoint
 from medbench.config import load_study_config
-from medbench.data.cache import SliceCache
-from medbench.data.splits import make_splits
 from medbench.errors import ConfigError, DataError
 from medbench.models import create_model
-from medbench.report import figures, gradcam
+from medbench.report import figures
 from medbench.report.gradcam import energy_in_mask, grad_cam
-from medbench.report.runs import load_runs
-from medbench.train.checkpoint import save_checkpoint
+from medbench.report.runs import Run, load_runs
+from medbench.studies.brain_ct.cache import SliceCache
+from medbench.studies.brain_ct.figures import gradcam_figure, overlay_figure
+from medbench.studies.brain_ct.splits import make_splits
 
 from .conftest import STUDY_YAML
 from .report_fixtures import write_run
@@ -77,27 +79,32 @@ def test_energy_in_mask():
 
 
 def test_gradcam_figure_from_a_saved_model(cfg, toy_cache, tmp_path):
+    data = tmp_path / "data"  # the study's prepared data: the slice cache and the splits
+    data.mkdir()
+    (data / "slices").symlink_to(toy_cache)
     cache = SliceCache.load(toy_cache)
-    splits = make_splits(cache.index, cfg["split"], 0)
-    splits.to_csv(tmp_path / "splits.csv", index=False)
+    make_splits(cache.index, cfg["split"], 0).to_csv(data / "splits.csv", index=False)
     model = create_model("mtl_swin_unet", tasks=["cls", "seg", "rec"], **SMALL_SWIN)
-    save_checkpoint(tmp_path / "model.pt", {"arch": "mtl_swin_unet", "state_dict": model.state_dict(),
-                                            "model_args": {"tasks": ["cls", "seg", "rec"], **SMALL_SWIN}})
-    spec = {**cfg["figures"]["gradcam"], "stage": 1, "slices_per_panel": 2}
-    stats = gradcam.gradcam_figure(tmp_path / "model.pt", toy_cache, tmp_path / "splits.csv", "paper",
-                                   spec, "hypodensity", tmp_path / "cam.png", tmp_path / "cam.csv")
+    run = tmp_path / "seed0" / "mtl"
+    save_checkpoint(run / "model.pt", {"arch": "mtl_swin_unet", "state_dict": model.state_dict(),
+                                       "model_args": {"tasks": ["cls", "seg", "rec"], **SMALL_SWIN}})
+    spec = {**cfg["figures"]["gradcam"], "model": "mtl", "stage": 1, "slices_per_panel": 2}
+    stats = gradcam_figure(cfg, spec, {"mtl": [Run("mtl", 0, run, {})]}, data, "paper", tmp_path / "cam.png")
     assert (tmp_path / "cam.png").read_bytes()[:8] == PNG
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "cam.csv"), stats, check_dtype=False)  # beside it
     assert list(stats["panel"]) == ["a", "a", "b", "b"]
     labels = cache.index.set_index("slice_id").loc[stats["slice_id"], "hypodensity"]
     assert list(labels) == [1, 1, 0, 0]
     assert (stats["mask_area_fraction"] > 0).all()  # every chosen slice shows a hematoma
+    with pytest.raises(DataError, match="model swin_unet was not run"):
+        gradcam_figure(cfg, {**spec, "model": "swin_unet"}, {}, data, "paper", tmp_path / "x.png")
 
 
-def test_roc_overlay_and_curve_figures(tmp_path, method_of, toy_cache):
+def test_roc_overlay_and_curve_figures(tmp_path, cfg, method_of, toy_cache):
     runs = load_runs([write_run(tmp_path, "swin_transformer", 0, 1.0),
                       write_run(tmp_path, "swin_transformer", 1, 1.2),
                       write_run(tmp_path, "swin_unet", 0, None, seg=True, size=32)])
-    figures.roc_figure(runs, method_of, ["test_h1_4", "test_h5_11"], tmp_path / "roc.png")
+    figures.roc_figure(runs, method_of, ["test_h1_4", "test_h5_11"], cfg["test_sets"], tmp_path / "roc.png")
     figures.curves_figure(runs, method_of, tmp_path / "curves.svg")
     assert (tmp_path / "roc.png").read_bytes()[:8] == PNG
     assert b"<svg" in (tmp_path / "curves.svg").read_bytes()[:500]
@@ -107,9 +114,8 @@ def test_roc_overlay_and_curve_figures(tmp_path, method_of, toy_cache):
     masks = np.asarray(cache.masks[cache.index["slice_id"].isin(ids).to_numpy()])
     np.savez(runs["swin_unet"][0].directory / "predictions" / "test_h1_4.npz",
              seg_slice_id=ids, seg_pred=masks, mask=masks)
-    figures.overlay_figure(runs, method_of, toy_cache,
-                           {"models": ["unet", "swin_unet"], "test_set": "test_h1_4", "slices": 2},
-                           tmp_path / "overlays.png")
+    overlay_figure(cfg, {"models": ["unet", "swin_unet"], "test_set": "test_h1_4", "slices": 2}, runs,
+                   toy_cache.parent, "paper", tmp_path / "overlays.png")
     assert (tmp_path / "overlays.png").read_bytes()[:8] == PNG
     with pytest.raises(DataError, match="no classifier"):
-        figures.roc_figure({"swin_unet": runs["swin_unet"]}, method_of, ["test_h1_4"], tmp_path / "x.png")
+        figures.roc_figure({"swin_unet": runs["swin_unet"]}, method_of, ["test_h1_4"], {}, tmp_path / "x.png")

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import tifffile
 
-from medbench.data.hubmap import COLUMNS, load_image, load_mask, read_train_table
 from medbench.data.io.rle import rle_encode
 from medbench.errors import DataError
+from medbench.studies.hubmap.kaggle import COLUMNS, load_image, load_mask, read_train_table
 
 
 def _export(root, rows):

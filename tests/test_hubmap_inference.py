@@ -9,10 +9,10 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from medbench.data.hubmap_preprocess import crop_or_pad, resize_pair, to_original
 from medbench.errors import ConfigError
-from medbench.evaluate.hubmap_predict import threshold_for, tta_probabilities, whole_image_segmenter
-from medbench.evaluate.metrics import dice_per_image
+from medbench.metrics import dice_per_image
+from medbench.studies.hubmap.predict import threshold_for, tta_probabilities, whole_image_segmenter
+from medbench.studies.hubmap.preprocess import crop_or_pad, resize_pair, to_original
 
 PAPER_THRESHOLDS = {"hpa": {"default": 0.5, "lung": 0.15}, "hubmap": {"default": 0.4, "lung": 0.1}}
 

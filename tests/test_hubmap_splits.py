@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from medbench.data.hubmap import ORGANS
-from medbench.data.hubmap_splits import hubmap_splits, read_hubmap_splits
 from medbench.errors import ConfigError, DataError
+from medbench.studies.hubmap.kaggle import ORGANS
+from medbench.studies.hubmap.splits import hubmap_splits, read_hubmap_splits
 
 CFG = {"n_folds": 5, "fold": 0, "hpa_test_fraction": 0.1, "hubmap_public_fraction": 0.5}
 COUNTS = {"kidney": 20, "prostate": 18, "largeintestine": 12, "spleen": 11, "lung": 10}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from medbench.checkpoint import save_checkpoint
 from medbench.errors import ConfigError
 from medbench.models import create_model
-from medbench.train.checkpoint import save_checkpoint
 
 SMALL_SWIN = {"img_size": 32, "embed_dim": 24, "window_size": 2, "num_heads": [1, 2, 3, 4]}
 
@@ -72,8 +72,12 @@ def test_training_a_joint_model_needs_its_frozen_checkpoint(toy_cache, tmp_path)
     from .conftest import STUDY_YAML
 
     cfg = load_study_config(STUDY_YAML)
+
+    def unused():
+        raise AssertionError("the checks come before any data is read")
+
     with pytest.raises(ConfigError, match="'joint_swin' needs --frozen-checkpoint \\(the 'swin_unet' run\\)"):
-        train_model(cfg, "joint_swin", "paper", toy_cache, tmp_path / "s.csv", tmp_path / "run")
+        train_model(cfg, "joint_swin", "paper", unused, toy_cache.parent, tmp_path / "run")
     with pytest.raises(ConfigError, match="'resnet152' has no `requires`"):
-        train_model(cfg, "resnet152", "paper", toy_cache, tmp_path / "s.csv", tmp_path / "run",
+        train_model(cfg, "resnet152", "paper", unused, toy_cache.parent, tmp_path / "run",
                     frozen_checkpoint="x.pt")

@@ -13,7 +13,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from medbench.evaluate.metrics import binary_iou, classification_metrics, roc_auc
+from medbench.metrics import binary_iou, classification_metrics, roc_auc
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -120,9 +120,9 @@ def test_stain_normalisation_runs_once_per_image_not_per_model(workdir):
     splits = pd.read_csv(workdir / "data/interim/hubmap/splits.csv")
     run = snakemake(workdir, "-n", "--forcerun", "hubmap_stain_target", "results/table2.csv")
     assert run.returncode == 0, run.stderr[-2000:]
-    stats = dict(re.findall(r"^(hubmap_\w+)\s+(\d+)$", run.stdout, flags=re.MULTILINE))
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout, flags=re.MULTILINE))
     assert stats["hubmap_preprocess"] == str(len(splits))  # one job per image ...
-    assert stats["hubmap_train"] == "3"                      # ... feeding every model
+    assert stats["train"] == "3"                             # ... feeding every model
 
 
 def test_hubmap_figures_are_drawn(workdir):
@@ -169,19 +169,19 @@ def test_a_config_edit_reruns_exactly_the_steps_it_concerns(workdir):
                                        "      resnet152: {epochs: 2}\n")
     run = snakemake(workdir, "-n", "results/table1.csv", configs=("edit.yaml",))
     assert run.returncode == 0, run.stderr[-2000:]
-    stats = re.findall(r"^(brain_ct_\w+)\s+(\d+)$", run.stdout, flags=re.MULTILINE)
-    assert dict(stats) == {"brain_ct_train": "1", "brain_ct_predict": "1",
-                           "brain_ct_evaluate": "1", "brain_ct_table": "1"}, run.stdout[-2000:]
-    assert "brain_ct_model=resnet152" in run.stdout
+    stats = re.findall(r"^(\w+)\s+(\d+)$", run.stdout, flags=re.MULTILINE)
+    assert dict(stats) == {"train": "1", "predict": "1", "evaluate": "1", "table": "1",
+                           "total": "4"}, run.stdout[-2000:]
+    assert "model=resnet152" in run.stdout
 
 
 def test_several_seeds_train_every_model_once_per_seed(workdir):
     (workdir / "seeds.yaml").write_text("brain_ct:\n  seeds: [0, 1]\n")
     run = snakemake(workdir, "-n", configs=("seeds.yaml",))
     assert run.returncode == 0, run.stderr[-2000:]
-    stats = dict(re.findall(r"^(brain_ct_\w+)\s+(\d+)$", run.stdout, flags=re.MULTILINE))
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout, flags=re.MULTILINE))
     # seed 0 exists already: seed 1 trains all six smoke models, the reports are redrawn
-    assert stats["brain_ct_train"] == "6" and stats["brain_ct_table"] == "1"
+    assert stats["train"] == "6" and stats["table"] == "1"
     assert "runs/brain_ct/paper/seed1/joint_swin/model.pt" in run.stdout
     assert '"seed": 1' in run.stdout  # the training seed reaches the train rule's config
 
@@ -196,7 +196,7 @@ def test_unknown_model_in_run_config_fails_before_any_job(workdir):
 def test_paper_config_plans_the_published_protocol_on_real_data(workdir):
     """config/paper.yaml + a manifest of a (here: toy) export: no generator, paper budgets."""
     (workdir / "real.yaml").write_text(
-        "brain_ct:\n  manifest: data/raw/brain_ct/manifest.csv\n")
+        "brain_ct:\n  raw: {manifest: data/raw/brain_ct/manifest.csv}\n")
     cmd = [sys.executable, "-m", "snakemake", "-n", "--forceall", "results/table1.csv",
            "--configfile", "config/paper.yaml", "real.yaml"]
     run = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=300)
@@ -232,8 +232,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(workdir, tmp_path):
            '{"data": {"image_size": 32}, "training": {"pretrained": false}, "models": '
            '{"mtl_swin_unet_cls_seg_rec": {"batch_size": 4, "epochs": 3, '
            '"model_args": {"window_size": 2, "embed_dim": 24}}}}',
-           "--model", "mtl_swin_unet_cls_seg_rec", "--cache", "data/interim/brain_ct/slices",
-           "--splits", "data/interim/brain_ct/splits.csv", "--out", str(out)]
+           "--model", "mtl_swin_unet_cls_seg_rec", "--data", "data/interim/brain_ct", "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     last = out / "checkpoints" / "last.pt"

@@ -17,6 +17,7 @@ from medbench.report.tables import (
     render_markdown,
     table_columns,
 )
+from medbench.studies import get_study
 
 from .conftest import REPO, STUDY_YAML
 
@@ -99,11 +100,18 @@ def test_several_seeds_give_mean_and_sd(table_cfg, paper):
     assert "| ResNet152 (He et al. 2015) | **0.950 ± 0.071** / 0.901 (+0.049) |" in md
 
 
-def test_markdown_reports_the_splits_patient_leakage(table_cfg, paper):
-    leakage = pd.DataFrame([{"test_set": "test_h1_4", "test_slices": 80, "test_patients": 36,
-                             "patients_shared_with_train": 36, "slices_of_shared_patients": 80}])
-    md = render_markdown(table_cfg, build_table(table_cfg, METRICS), paper, "toy", {}, leakage=leakage)
-    assert "## Patient leakage of this split" in md and "| test_h1_4 | 80 | 36 | 36 | 80 |" in md
+def test_markdown_ends_with_the_studys_own_sections(table_cfg, paper, tmp_path):
+    """brain_ct adds the split's patient leakage of the table's protocol (leakage.csv)."""
+    pd.DataFrame([{"protocol": protocol, "test_set": "test_h1_4", "test_slices": 80, "test_patients": 36,
+                   "patients_shared_with_train": shared, "patients_shared_with_val": 0,
+                   "slices_of_shared_patients": 2 * shared}
+                  for protocol, shared in (("paper", 36), ("patient_disjoint", 0))]
+                 ).to_csv(tmp_path / "leakage.csv", index=False)
+    extra = get_study("brain_ct").table_sections({}, tmp_path, "paper")
+    md = render_markdown(table_cfg, build_table(table_cfg, METRICS), paper, "toy", {}, extra=extra)
+    assert md.endswith("\n".join(extra))
+    assert "## Patient leakage of this split" in md and "| test_h1_4 | 80 | 36 | 36 | 72 |" in md
+    assert "| 0 | 0 |" not in md  # the other protocol's row is not this table's
 
 
 HUBMAP_YAML = REPO / "config" / "studies" / "hubmap.yaml"

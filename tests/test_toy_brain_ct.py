@@ -9,8 +9,8 @@ import pytest
 
 from medbench.data.io.dicom import read_ct_hu
 from medbench.data.io.masks import read_mask
-from medbench.data.toy.brain_ct import MANIFEST_COLUMNS, ToyBrainCTConfig, digest, generate
 from medbench.errors import ConfigError
+from medbench.studies.brain_ct.toy import MANIFEST_COLUMNS, ToyBrainCTConfig, digest, generate
 
 from .conftest import SMALL_TOY
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medbench.data.hubmap import load_image, load_mask, read_train_table
-from medbench.data.toy.hubmap import ToyHubmapConfig, generate
 from medbench.errors import ConfigError
+from medbench.studies.hubmap.kaggle import load_image, load_mask, read_train_table
+from medbench.studies.hubmap.toy import ToyHubmapConfig, generate
 
 SMALL = {"size": 96, "images_scale": 0.05, "hubmap_per_organ": 2}
 

@@ -6,14 +6,15 @@ import pandas as pd
 import pytest
 import torch
 
-from medbench.data.cache import SliceCache
-from medbench.data.datasets import SliceDataset
+from medbench.checkpoint import load_checkpoint
 from medbench.data.transforms import build_augmentation
+from medbench.errors import ConfigError
 from medbench.models import create_model
-from medbench.train.checkpoint import load_checkpoint
+from medbench.studies.brain_ct.cache import SliceCache
+from medbench.studies.brain_ct.dataset import SliceDataset
 from medbench.train.losses import MultiTaskLoss
 from medbench.train.optim import build_optimizer, build_schedule
-from medbench.train.trainer import Trainer, TrainerConfig
+from medbench.train.trainer import Trainer, TrainerConfig, get_trainer, register_trainer
 
 SMALL_SWIN = {"img_size": 32, "embed_dim": 12, "window_size": 2, "num_heads": [1, 1, 2, 2],
               "depths": [1, 1, 1, 1]}
@@ -92,3 +93,30 @@ def test_monitor_max_picks_highest_auc(toy_cache, tmp_path):
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     best = load_checkpoint(tmp_path / "model.pt")
     assert best["score"] == pytest.approx(metrics["val_auc"].max())
+
+
+@register_trainer("test_frozen_step")
+class FrozenStepTrainer(Trainer):
+    """A variant overriding one method: its steps cost nothing, so the weights never move."""
+
+    def training_step(self, batch):
+        loss = sum(p.sum() for p in self.model.parameters()) * 0.0
+        return loss, {"zero": 0.0}
+
+
+def test_a_trainer_variant_is_picked_by_name_and_overrides_one_step(toy_cache, tmp_path):
+    assert get_trainer("default") is Trainer
+    with pytest.raises(ConfigError, match="unknown variant 'nope'; registered: .*'default'"):
+        get_trainer("nope")
+    with pytest.raises(ValueError, match="registered twice"):
+        register_trainer("test_frozen_step")(FrozenStepTrainer)
+    trainer = make_trainer(toy_cache, tmp_path, cls=get_trainer("test_frozen_step"), epochs=1)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = load_checkpoint(tmp_path / "checkpoints" / "last.pt")["model"]
+    for key, value in before.items():
+        if value.is_floating_point() and "running" not in key:  # BatchNorm statistics still update
+            torch.testing.assert_close(after[key], value, msg=key)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert metrics.loc[0, "train_loss"] == 0.0 and "train_zero_loss" in metrics
+    assert "val_auc" in metrics  # everything else is the default Trainer's

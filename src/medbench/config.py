@@ -2,7 +2,8 @@
 
 The study YAML (`config/studies/<study>.yaml`) is the paper. A run (toy data, CPU budget)
 deep-merges `overrides` on top of it. The merged result is validated against
-`schemas/study.schema.yaml`, so a misspelt key stops the run with its path named.
+`schemas/study.schema.yaml` plus the study's own schema fragment (its `schema.yaml`), so a
+misspelt key stops the run with its path named.
 """
 
 from __future__ import annotations
@@ -36,17 +37,39 @@ def deep_merge(base: dict, override: dict | None) -> dict:
     return merged
 
 
-def _schema() -> dict:
-    text = resources.files("medbench").joinpath("schemas/study.schema.yaml").read_text()
-    return yaml.safe_load(text)
+def _merge_schema(base: dict, extra: dict) -> None:
+    """Add a study's schema fragment to `base`: mappings recurse, `required` lists unite."""
+    for key, value in extra.items():
+        if key == "required":
+            base[key] = [*base.get(key, []), *(v for v in value if v not in base.get(key, []))]
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge_schema(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def study_schema(fragment: Path | None) -> dict:
+    """The common study schema with a study's own sections merged in."""
+    schema = yaml.safe_load(resources.files("medbench").joinpath("schemas/study.schema.yaml").read_text())
+    if fragment is not None:
+        _merge_schema(schema, yaml.safe_load(Path(fragment).read_text()))
+    return schema
 
 
 def validate_study_config(cfg: dict, source: str) -> None:
-    validator = jsonschema.Draft202012Validator(_schema())
+    """Check `cfg` against its study's schema and the study's own consistency rules."""
+    from medbench.studies import get_study  # the registry only: a study module loads on demand
+
+    name = cfg.get("study")
+    if not isinstance(name, str):
+        raise ConfigError(f"{source}: no `study:` naming the study this config belongs to")
+    study = get_study(name, cfg.get("module"))
+    validator = jsonschema.Draft202012Validator(study_schema(study.schema))
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"{'.'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}" for e in errors]
         raise ConfigError(f"{source}: invalid study config\n  - " + "\n  - ".join(lines))
+    study.check_config(cfg, source)
 
 
 def load_study_config(path: str | Path, override: dict | str | None = None) -> dict:
@@ -72,6 +95,20 @@ def load_study_config(path: str | Path, override: dict | str | None = None) -> d
     cfg = deep_merge(base, override)
     validate_study_config(cfg, str(path))
     return cfg
+
+
+def row_models(row: dict) -> list[str]:
+    """Every model whose runs fill a table row: its `model`, or one per column (`models`)."""
+    return list(row.get("models", {}).values()) or ([row["model"]] if row.get("model") else [])
+
+
+def check_run_models(cfg: dict, models, where: str) -> None:
+    """Every model a run asks for must fill a row of the study's table (fail before training)."""
+    rows = {model for row in cfg["table"]["rows"] for model in row_models(row)}
+    unknown = [m for m in models if m not in rows]
+    if unknown:
+        raise ConfigError(f"config: {where} lists {unknown}, which are no rows of "
+                          f"{cfg['table']['name']}; rows: {sorted(rows)}")
 
 
 RECIPE_KEYS = ("arch", "batch_size", "lr", "epochs", "optimizer", "schedule", "loss", "monitor")

@@ -1,58 +1,89 @@
-# Helpers shared by every study's rules.
+# What the generic pipeline (pipeline.smk) and the studies' rules (rules/studies/<study>.smk)
+# share: the resolved study configs, result tables, paths and helpers. Every study named in the
+# run config is loaded (its rules file included by the Snakefile); `studies:` only picks what
+# `snakemake` builds with no target.
 import json
 from pathlib import Path
 
-from medbench.config import load_study_config, model_config
-from medbench.report.tables import row_models
-from medbench.data.splits import TEST_SETS
+from medbench.config import check_run_models, deep_merge, load_study_config, model_config
 
+REPO = Path(workflow.basedir).resolve().parent
 # Software environment of every rule under --use-conda (installs this checkout).
-MEDBENCH_ENV = "../envs/medbench.yaml"
-os.environ.setdefault("MEDBENCH_ROOT", str(Path(workflow.basedir).resolve().parent))
-
-# study -> (split protocol -> result table); rule `all` asks for every enabled study's tables
-# of the protocols its config lists.
-RESULT_TABLES = {
-    "brain_ct": {"paper": "table1", "patient_disjoint": "table1_patient_disjoint"},
-    "hubmap": {"paper": "table2"},
-}
-
-
-# Each study's rules file registers here: "runs", its run directory pattern (wildcards
-# <study>_protocol and <study>_seed, then <model>/), the training "seeds", its "figures" spec
-# and the names of the figures this run draws ("drawn").
-STUDIES = {}
+MEDBENCH_ENV = str(REPO / "workflow" / "envs" / "medbench.yaml")
+os.environ.setdefault("MEDBENCH_ROOT", str(REPO))
+# Caption templates of the report: each renders the caption its rule passes as `params.caption`
+# (from the study YAML), so a study brings its captions without a file here.
+TABLE_CAPTION, CLAIMS_CAPTION, FIGURE_CAPTION = (
+    str(REPO / "workflow" / "report" / f"{kind}.rst") for kind in ("table", "claims", "figure")
+)
+PATHS = config["paths"]
+RUN_KEYS = ("data_kind", "threads_per_job", "studies", "paths")
+STUDY_NAMES = [key for key in config if key not in RUN_KEYS]
 
 
-def study_tables():
-    """(study, table name) of every enabled study and protocol."""
-    return [
-        (study, RESULT_TABLES[study][protocol])
-        for study in config["studies"]
-        for protocol in config[study]["protocols"]
-    ]
+def load_study(name):
+    """The study config of `name`: its YAML + the run's overrides + where the run's raw data are."""
+    run = config[name]
+    override = deep_merge(run.get("overrides") or {}, {"raw": run["raw"]} if run.get("raw") else {})
+    cfg = load_study_config(run["study_config"], override)
+    if cfg["study"] != name:
+        raise ValueError(f"config: section {name} loads {run['study_config']}, the config of study {cfg['study']}")
+    unknown = [p for p in run["protocols"] if p not in cfg["protocols"]]
+    if unknown:
+        raise ValueError(f"config: {name}.protocols lists {unknown}; the study's protocols: {cfg['protocols']}")
+    check_run_models(cfg, run["models"], f"{name}.models")
+    return cfg
 
 
-def training_seeds(study, study_cfg):
+STUDY = {name: load_study(name) for name in STUDY_NAMES}
+missing = [name for name in config["studies"] if name not in STUDY]
+if missing:
+    raise ValueError(f"config: studies lists {missing}, which have no section in the run config")
+
+
+def table_name(study, protocol):
+    """The result table of a protocol's runs: the study's table for its first (the paper's)
+    protocol, `<table>_<protocol>` for the others (results/table1_patient_disjoint.csv)."""
+    name = STUDY[study]["table"]["name"]
+    return name if protocol == STUDY[study]["protocols"][0] else f"{name}_{protocol}"
+
+
+# every result table -> (study, protocol)
+TABLES = {table_name(s, p): (s, p) for s in STUDY_NAMES for p in STUDY[s]["protocols"]}
+
+# Filled by each study's rules file:
+#   PREPARED[study]: input function (wildcards -> files) of the prepared data that training and
+#                    prediction read (they get `--data <interim>/<study>`)
+#   TABLE_DATA[study]: files the table verb also reads from the prepared data (its own sections)
+#   STUDY_FIGURES[study]: the study-only figures this run draws (results/figures/<table>/<name>.png)
+PREPARED, TABLE_DATA, STUDY_FIGURES = {}, {}, {}
+
+
+def data_dir(study):
+    """A study's prepared data: what `medbench ... --data` reads."""
+    return f"{PATHS['interim']}/{study}"
+
+
+def study_of(wc):
+    return TABLES[wc.table][0] if "table" in wc.keys() else wc.study
+
+
+def training_seeds(study):
     """Training seeds of a study's runs (`seeds:` in the run config; default: the study's seed).
     The split does not change with them: seeds vary initialisation, order and augmentation."""
-    return config[study].get("seeds") or [study_cfg["seed"]]
+    return config[study].get("seeds") or [STUDY[study]["seed"]]
 
 
-def protocol_of(tables, table):
-    """The split protocol whose runs fill `table`."""
-    return next(protocol for protocol, name in tables.items() if name == table)
-
-
-def resolved(study_cfg, *sections, model=None, seed=None):
+def resolved(study, *sections, model=None, seed=None):
     """The resolved config sections a rule uses, as JSON for `medbench ... --override`.
 
     Snakemake reruns a rule when its params change, so passing exactly what a rule uses makes
     an edit (one model's epochs, the HU window) rerun exactly the steps it concerns.
     """
-    picked = {key: study_cfg[key] for key in sections if key in study_cfg}
+    cfg = STUDY[study]
+    picked = {key: cfg[key] for key in sections if key in cfg}
     if model is not None:
-        picked["models"] = {model: model_config(study_cfg, model)}
+        picked["models"] = {model: model_config(cfg, model)}
     if seed is not None:
         picked["seed"] = int(seed)
     return json.dumps(picked)  # keeps the YAML's order: table columns are ordered mappings
@@ -69,90 +100,101 @@ def job_threads():
     return config["threads_per_job"] or workflow.cores
 
 
-def check_table_models(study_cfg, models, study):
-    """Every model a run asks for must be a row of the study's table (fail before training)."""
-    rows = {model for row in study_cfg["table"]["rows"] for model in row_models(row)}
-    unknown = [m for m in models if m not in rows]
-    if unknown:
-        raise ValueError(
-            f"config: {study}.models lists {unknown}, which are no rows of "
-            f"{study_cfg['table']['name']}; rows: {sorted(r for r in rows if r)}"
-        )
+def run_dir(study, protocol="{protocol}", seed="{seed}", model="{model}"):
+    return f"{PATHS['runs']}/{study}/{protocol}/seed{seed}/{model}"
 
 
-def required_checkpoint(study_cfg, model, runs_dir):
-    """[model.pt of the run `model` freezes] for joint models, [] otherwise."""
-    required = model_config(study_cfg, model).get("requires")
-    return [f"{runs_dir}/{required}/model.pt"] if required else []
-
-
-def frozen_argument(paths):
-    return " ".join(f"--frozen-checkpoint {path}" for path in paths)
-
-
-def run_files(study, table, filename, models=None):
+def run_files(table, filename, models=None):
     """`filename` of every configured run (model x training seed) behind `table`."""
-    layout = STUDIES[study]
+    study, protocol = TABLES[table]
     return expand(
-        f"{layout['runs']}/{{model}}/{filename}",
+        os.path.join(run_dir(study, protocol, "{seed}", "{model}"), filename),
         model=config[study]["models"] if models is None else models,
-        **{
-            f"{study}_protocol": protocol_of(RESULT_TABLES[study], table),
-            f"{study}_seed": layout["seeds"],
-        },
+        seed=training_seeds(study),
     )
 
 
-def report_inputs(study, test_sets, paper_results):
-    """Input function of table/claims/figure rules: every run's metrics, and the predictions
-    that paired tests resample, of the table named by the `<study>_table` wildcard."""
-
-    def inputs(wc):
-        table = wc[f"{study}_table"]
-        return {
-            "metrics": run_files(study, table, "metrics.json"),
-            "predictions": [
-                path for test_set in test_sets for path in run_files(study, table, f"predictions/{test_set}.csv")
-            ],
-            "paper": paper_results,
-        }
-
-    return inputs
+def report_inputs(wc):
+    """Every run's metrics and predictions (what paired tests resample), of table `wc.table`."""
+    return {
+        "metrics": run_files(wc.table, "metrics.json"),
+        "predictions": run_files(wc.table, "predictions"),
+        "paper": STUDY[study_of(wc)]["table"]["paper_results"],
+    }
 
 
-def figure_files(study, table):
-    """The figures of `table` that this run draws (STUDIES[study]["drawn"])."""
-    return [f"results/figures/{table}/{name}.png" for name in STUDIES[study]["drawn"]]
+def figure_models(study, spec):
+    """The models of a figure spec (`models:`, default every model) that this run trains."""
+    return [m for m in spec.get("models", config[study]["models"]) if m in config[study]["models"]]
 
 
-def study_outputs(study, table):
+def generic_figures(study):
+    """The shared figures a study's tables get: ROC if configured, curves if a model is run."""
+    figures = STUDY[study].get("figures", {})
+    return (["roc"] if "roc" in figures else []) + (["curves"] if figure_models(study, figures.get("curves", {})) else [])
+
+
+def figure_file(table, name):
+    return f"{PATHS['results']}/figures/{table}/{name}.png"
+
+
+def study_outputs(table):
     """A table's files built by the default target: csv, md, claims (if the study has any), figures."""
-    claims = [f"results/{table}_claims.md"] if STUDIES[study].get("claims") else []
-    return [f"results/{table}.csv", f"results/{table}.md", *claims, *figure_files(study, table)]
+    study = TABLES[table][0]
+    claims = [f"{PATHS['results']}/{table}_claims.md"] if STUDY[study].get("claims") else []
+    figures = generic_figures(study) + STUDY_FIGURES.get(study, [])
+    return [f"{PATHS['results']}/{table}.csv", f"{PATHS['results']}/{table}.md", *claims,
+            *(figure_file(table, name) for name in figures)]
 
 
-def figure_report(study, name):
-    """A figure output, in the Snakemake report under the study and table with its caption."""
-    return report(
-        f"results/figures/{{{study}_table}}/{name}.png",
-        caption=f"../report/{study}_{name}.rst",
-        category=study,
-        subcategory=f"{{{study}_table}}",
-        labels={"figure": name},
-    )
+def table_params(*sections):
+    """params of a report rule: the study config, the sections it uses, protocol and data kind."""
+    return {
+        "study": lambda wc: config[study_of(wc)]["study_config"],
+        "override": lambda wc: resolved(study_of(wc), *sections),
+        "protocol": lambda wc: TABLES[wc.table][1],
+        "data_kind": config["data_kind"],
+        "data": lambda wc: data_dir(study_of(wc)),
+    }
 
 
-def check_toy_exports(exports):
-    """The toy generator writes <root>/hpa and <root>/hubmap: the configured exports must be those."""
-    roots = {os.path.dirname(os.path.normpath(path)) for path in exports.values()}
-    names = [os.path.basename(os.path.normpath(exports[role])) for role in ("training", "evaluation")]
-    if len(roots) != 1 or names != ["hpa", "hubmap"]:
-        raise ValueError(f"config: with toy data, hubmap exports must be <dir>/hpa and <dir>/hubmap; got {exports}")
+def report_entry(path, caption, name):
+    """An output in the Snakemake report, under its study and table, with its caption template."""
+    return report(path, caption=caption, category=lambda wc: study_of(wc), subcategory="{table}",
+                  labels={"figure": name})
 
 
-def hubmap_cache_files(wildcards):
-    """Every preprocessed hubmap image of the split table (known once the split checkpoint ran)."""
+def figure_caption(study, name):
+    """A figure's report caption (`caption:` of its section in the study YAML)."""
+    return STUDY[study].get("figures", {}).get(name, {}).get("caption", "")
+
+
+def study_tables(study):
+    """Wildcard constraint: the result tables of one study."""
+    return "|".join(table for table, (owner, _) in TABLES.items() if owner == study)
+
+
+def frozen_checkpoint(wc):
+    """[model.pt of the run a joint model freezes] (its `requires`), [] for other models."""
+    required = model_config(STUDY[wc.study], wc.model).get("requires")
+    return [f"{run_dir(wc.study, wc.protocol, wc.seed, required)}/model.pt"] if required else []
+
+
+def figure_runs(filename):
+    """Input function: `filename` of the runs a shared figure draws (curves: `figures.curves.models`)."""
+
+    def files(wc):
+        study = study_of(wc)
+        models = figure_models(study, STUDY[study].get("figures", {}).get(wc.kind, {}))
+        return run_files(wc.table, filename, models)
+
+    return files
+
+
+def checkpoint_files(checkpoint, pattern, columns):
+    """Input function body: one file per row of a checkpoint's table (a per-item job each),
+    `pattern` formatted with the row's `columns`; known once the checkpoint has run."""
     import pandas as pd
 
-    splits = pd.read_csv(checkpoints.hubmap_split.get().output.splits, dtype={"id": str}, usecols=["source", "id"])
-    return [f"{HUBMAP_CACHE}/{row.source}/{row.id}.npz" for row in splits.itertuples()]
+    table = pd.read_csv(checkpoint.get().output[0], dtype=str, usecols=list(columns), keep_default_na=False)
+    return [pattern.format(**row) for row in table.to_dict("records")]

@@ -1,8 +1,9 @@
 """Training augmentation built from the study config (albumentations).
 
 Two forms:
-- brain_ct (paper §4.3), a mapping: with p=0.5 a random rot90 (0/90/180/270) followed by a
-  random horizontal or vertical flip; independently with p=0.5 a rotation in [-limit, limit].
+- a mapping (the brain_ct paper's §4.3 recipe): with p `rot90_flip_p` a random rot90
+  (0/90/180/270) followed by a random horizontal or vertical flip; independently with p
+  `rotate_p` a rotation in [-rotate_limit, rotate_limit].
 - a list of albumentations transforms by class name with their arguments (hubmap), e.g.
   `[{name: HorizontalFlip, p: 0.5}, {name: OneOf, p: 0.3, transforms: [...]}]`.
 The same geometric transform is applied to image and mask.
@@ -39,7 +40,7 @@ def _transform(spec: dict):
     return transform
 
 
-def _brain_ct_ops(cfg: dict) -> list:
+def _rot90_flip_rotate_ops(cfg: dict) -> list:
     ops = []
     if cfg.get("rot90_flip_p", 0) > 0:
         ops.append(A.Sequential([
@@ -56,5 +57,5 @@ def _brain_ct_ops(cfg: dict) -> list:
 def build_augmentation(cfg: dict | list | None, seed: int) -> A.Compose | None:
     if not cfg:
         return None
-    ops = [_transform(t) for t in cfg] if isinstance(cfg, list) else _brain_ct_ops(cfg)
+    ops = [_transform(t) for t in cfg] if isinstance(cfg, list) else _rot90_flip_rotate_ops(cfg)
     return A.Compose(ops, seed=seed) if ops else None

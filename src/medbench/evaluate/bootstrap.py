@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from medbench.evaluate.metrics import classification_metrics, roc_auc
+from medbench.metrics import classification_metrics, roc_auc
 
 
 def _indices(n: int, n_boot: int, seed: int) -> np.ndarray:

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medbench.data.splits import TEST_SETS
 from medbench.errors import DataError
 from medbench.evaluate.bootstrap import bootstrap_ci, classification_ci, iou_ci
-from medbench.evaluate.metrics import binary_iou, classification_metrics
+from medbench.metrics import binary_iou, classification_metrics
 
 
 def _segmentation(arrays, n_boot: int, seed: int) -> tuple[dict, dict]:
@@ -35,8 +34,7 @@ def _dice(table: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict, dict]:
     return metrics, bootstrap_ci(lambda i: {"dice": float(dice[i].mean())}, len(dice), n_boot, seed)
 
 
-def evaluate_predictions(pred_dir: str | Path, n_boot: int = 1000, seed: int = 0,
-                         test_sets=TEST_SETS) -> dict:
+def evaluate_predictions(pred_dir: str | Path, test_sets, n_boot: int = 1000, seed: int = 0) -> dict:
     pred_dir = Path(pred_dir)
     result: dict[str, dict] = {}
     for name in test_sets:

@@ -1,56 +1,47 @@
 """Test-set predictions saved to disk, so metrics, tables and figures never re-run a model.
 
-For each test set `<name>`: `<name>.csv` (slice_id, label, prob where the model classifies)
-and `<name>.npz` (the same plus predicted and true masks of slices that have one).
+For each test set `<name>`: `<name>.csv` (sample id, label, prob where the model classifies) and
+`<name>.npz` (the same plus predicted and true masks of samples that have one). Studies whose
+predictions need more (hubmap: test-time augmentation, thresholds, Dice on the original grid)
+write their own, in the same layout: one csv row per sample, its id in the first column.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
-from medbench.data.splits import TEST_SETS
-from medbench.data.study_data import split_datasets
-from medbench.evaluate.inference import infer
 from medbench.fileio import atomic_path, write_csv
-from medbench.models import create_model
-from medbench.train.checkpoint import load_checkpoint
-from medbench.train.trainer import resolve_device
+from medbench.models.inference import infer
 
 log = logging.getLogger(__name__)
 
 
-def load_trained_model(path: str | Path, device: torch.device) -> torch.nn.Module:
-    ckpt = load_checkpoint(path, device)
-    model = create_model(ckpt["arch"], **ckpt["model_args"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.to(device)
-
-
-def predict_test_sets(cfg: dict, model_path, protocol: str, cache_dir, splits_csv, out_dir,
-                      device: str = "auto", batch_size: int = 32) -> None:
-    dev = resolve_device(device)
-    model = load_trained_model(model_path, dev)
-    data = split_datasets(cfg, cache_dir, splits_csv, protocol, TEST_SETS, cfg["seed"])
+def predict_test_sets(model: torch.nn.Module, datasets: dict[str, Dataset], out_dir, device: torch.device,
+                      sample_ids: Callable[[Dataset, np.ndarray], np.ndarray], id_column: str = "sample_id",
+                      batch_size: int = 32) -> None:
+    """Predict every dataset; `sample_ids(dataset, rows)` names the samples of the rows that
+    `infer` reports (the datasets' `row` output)."""
     out_dir = Path(out_dir)
-    for name, dataset in data.items():
+    for name, dataset in datasets.items():
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-        pred = infer(model, loader, dev, amp=dev.type == "cuda", desc=f"predict {name}")
-        slice_ids = dataset.cache.index["slice_id"].to_numpy()[pred["row"]]
-        table = pd.DataFrame({"slice_id": slice_ids, "label": pred["label"]})
+        pred = infer(model, loader, device, amp=device.type == "cuda", desc=f"predict {name}")
+        ids = np.asarray(sample_ids(dataset, pred["row"]))
+        table = pd.DataFrame({id_column: ids, "label": pred["label"]})
         if "cls_prob" in pred:
             table["prob"] = pred["cls_prob"]
         write_csv(out_dir / f"{name}.csv", table)
-        arrays = {"slice_id": slice_ids.astype(str), "label": pred["label"]}
+        arrays = {id_column: ids.astype(str), "label": pred["label"]}
         if "seg_pred" in pred:
             keep = pred["has_mask"].astype(bool)
-            arrays |= {"seg_slice_id": slice_ids[keep].astype(str),
+            arrays |= {f"seg_{id_column}": ids[keep].astype(str),
                        "seg_pred": pred["seg_pred"][keep], "mask": pred["mask"][keep]}
         with atomic_path(out_dir / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
-        log.info("%s: %d slices predicted -> %s", name, len(table), out_dir)
+        log.info("%s: %d samples predicted -> %s", name, len(table), out_dir)

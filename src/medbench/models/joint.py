@@ -18,6 +18,7 @@ import segmentation_models_pytorch as smp
 import torch
 import torch.nn as nn
 
+from medbench.checkpoint import load_checkpoint
 from medbench.errors import ConfigError
 from medbench.models.pretrained import imagenet_swin_state, load_matching
 from medbench.models.registry import register_model
@@ -68,8 +69,6 @@ class JointClassifier(nn.Module):
 
 def load_frozen(module: nn.Module, path: str, arch: str, prefix: str) -> None:
     """Load `prefix`* of a `arch` run's model.pt into `module`, every key accounted for."""
-    from medbench.train.checkpoint import load_checkpoint
-
     ckpt = load_checkpoint(path)
     if ckpt.get("arch") != arch:
         raise ConfigError(f"{path}: frozen encoder must come from a '{arch}' run, got '{ckpt.get('arch')}'")

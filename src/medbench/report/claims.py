@@ -17,7 +17,7 @@ import pandas as pd
 
 from medbench.errors import ConfigError
 from medbench.evaluate.bootstrap import PER_SAMPLE_METRICS, paired_test
-from medbench.evaluate.metrics import classification_metrics
+from medbench.metrics import classification_metrics
 from medbench.report.runs import Run, aligned_probabilities
 from medbench.report.tables import cell_source, table_columns
 

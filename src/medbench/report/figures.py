@@ -1,8 +1,7 @@
-"""Figures drawn from saved runs (nothing is re-run; Grad-CAM, which needs the
-model, is in `medbench.report.gradcam`).
+"""Figures every study can draw from its saved runs (nothing is re-run), and the helpers of
+the studies' own figures.
 
 - `roc_figure`: ROC curves of every classifier on every test set.
-- `overlay_figure`: ground-truth vs predicted masks of the segmenting models.
 - `curves_figure`: per-epoch training/validation loss and the monitored validation metric.
 """
 
@@ -18,16 +17,13 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve
 
-from medbench.data.cache import SliceCache
 from medbench.errors import DataError
-from medbench.evaluate.metrics import binary_iou
 from medbench.fileio import atomic_path
 from medbench.report.runs import Run, classifies, seed_probabilities
 
 VALIDATION_METRICS = {"val_auc": {"color": "tab:green", "ls": "--"},
                       "val_iou": {"color": "tab:purple", "ls": ":"},
                       "val_dice": {"color": "tab:red", "ls": "-."}}
-TEST_SET_TITLES = {"test_h1_4": "Test data (Hospital 1-4)", "test_h5_11": "Test data (Hospital 5-11)"}
 
 
 def save_figure(fig, out: str | Path) -> None:
@@ -52,7 +48,8 @@ def blank(ax) -> None:
 
 
 # ------------------------------------------------------------------------------- ROC
-def roc_figure(runs: dict[str, list[Run]], method_of: dict[str, str], test_sets, out) -> None:
+def roc_figure(runs: dict[str, list[Run]], method_of: dict[str, str], test_sets, titles: dict[str, str],
+               out) -> None:
     classifiers = [m for m in method_of if m in runs and classifies(runs[m])]
     if not classifiers:
         raise DataError("ROC figure: no classifier among the runs")
@@ -67,53 +64,9 @@ def roc_figure(runs: dict[str, list[Run]], method_of: dict[str, str], test_sets,
             ax.plot(fpr, tpr, color=color, lw=1.2, ls=styles[k % len(styles)],
                     label=f"{method_of[model]} ({auc:.3f})")
         ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8)
-        ax.set(title=TEST_SET_TITLES.get(test_set, test_set), xlabel="false positive rate",
+        ax.set(title=titles.get(test_set, test_set), xlabel="false positive rate",
                ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
         ax.legend(fontsize=6, loc="lower right", title="AUC", title_fontsize=7)
-    save_figure(fig, out)
-
-
-# ------------------------------------------------------------------------------- overlays
-def _seg_predictions(run: Run, test_set: str) -> dict[str, np.ndarray]:
-    path = run.directory / "predictions" / f"{test_set}.npz"
-    with np.load(path) as arrays:
-        if "seg_pred" not in arrays:
-            raise DataError(f"{path}: model '{run.model}' has no segmentation output")
-        return {sid: pred for sid, pred in zip(arrays["seg_slice_id"], arrays["seg_pred"], strict=True)}
-
-
-def overlay_figure(runs: dict[str, list[Run]], method_of: dict[str, str], cache_dir, spec: dict,
-                   out) -> None:
-    models = [m for m in spec["models"] if m in runs]
-    if not models:
-        raise DataError(f"overlay figure: none of {spec['models']} was run")
-    cache = SliceCache.load(cache_dir)
-    preds = {m: _seg_predictions(runs[m][0], spec["test_set"]) for m in models}
-    row_of = {sid: i for i, sid in enumerate(cache.index["slice_id"])}
-    shared = sorted(set.intersection(*(set(p) for p in preds.values())))
-    area = {sid: int(cache.masks[row_of[sid]].sum()) for sid in shared}
-    lesions = [sid for sid in sorted(shared, key=lambda s: -area[s]) if area[sid]]
-    picked = lesions[:: max(1, len(lesions) // spec["slices"])][: spec["slices"]]
-    fig, axes = plt.subplots(len(picked), 1 + len(models), figsize=(2.2 * (1 + len(models)),
-                                                                     2.3 * len(picked)), squeeze=False)
-    for i, sid in enumerate(picked):
-        image, mask = cache.images[row_of[sid]], cache.masks[row_of[sid]].astype(bool)
-        for j, model in enumerate([None, *models]):
-            ax = axes[i, j]
-            blank(ax)
-            ax.imshow(image, cmap="gray")
-            if model is None:
-                ax.imshow(np.ma.masked_where(~mask, mask), cmap="autumn_r", alpha=0.5)
-                ax.set_title("ground truth" if i == 0 else "", fontsize=8)
-                ax.set_ylabel(sid, fontsize=7)
-                continue
-            pred = preds[model][sid].astype(bool)
-            ax.imshow(np.ma.masked_where(~pred, pred), cmap="cool", alpha=0.5)
-            outline(ax, mask)
-            ax.set_xlabel(f"IoU {binary_iou(pred, mask):.2f}", fontsize=7)
-            if i == 0:
-                ax.set_title(wrapped(method_of[model]), fontsize=8)
-    fig.tight_layout()
     save_figure(fig, out)
 
 

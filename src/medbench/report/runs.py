@@ -1,7 +1,8 @@
 """Finished runs as the reports see them: one per (model, training seed).
 
 A run directory is `<runs>/<protocol>/seed<S>/<model>/` holding `metrics.json` and
-`predictions/<test set>.csv`; tables, claims and figures all read runs through here.
+`predictions/<test set>.csv` (first column: the sample's id); tables, claims and figures all
+read runs through here.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class Run:
         path = self.directory / "predictions" / f"{test_set}.csv"
         if not path.is_file():
             raise DataError(f"{path}: predictions missing; re-run `medbench predict`")
-        return pd.read_csv(path, dtype={"id": str})
+        id_column = pd.read_csv(path, nrows=0).columns[0]  # sample ids stay text ("00123")
+        return pd.read_csv(path, dtype={id_column: str})
 
 
 def load_runs(metrics_paths) -> dict[str, list[Run]]:
@@ -56,8 +58,7 @@ def seed_probabilities(runs: list[Run], test_set: str, column: str = "prob"
     `column`: "prob" (brain_ct: classifier probabilities) or a per-sample score such as "dice"
     (hubmap: Dice per image; no labels, so they are zeros)."""
     tables = [run.predictions(test_set) for run in runs]
-    id_column = "slice_id" if "slice_id" in tables[0] else "id"
-    tables = [t.set_index(id_column) for t in tables]
+    tables = [t.set_index(t.columns[0]) for t in tables]  # the first column names the samples
     if column not in tables[0]:
         raise DataError(f"{runs[0].directory}: model '{runs[0].model}' has no '{column}' predictions")
     order = tables[0].index

@@ -2,8 +2,8 @@
 with ours beside the paper's and the difference.
 
 A model that was not run leaves its row empty; no number is ever copied from the paper into
-our columns. The Markdown says whether the run used toy or real data, and adds a paired test
-of every classifier against the configured baseline.
+our columns. The Markdown says whether the run used toy or real data, adds a paired test of
+every classifier against the configured baseline, and ends with the study's own sections.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medbench.config import row_models
 from medbench.errors import ConfigError, DataError
 from medbench.evaluate.bootstrap import paired_test
 from medbench.report.runs import Run, aligned_probabilities, classifies
@@ -30,11 +31,6 @@ def cell_source(row: dict, column: str, source: str) -> tuple[str, str, str]:
     model = row.get("models", {}).get(column, row.get("model") or "")
     test_set, metric = source.split(".") if "." in source else (row.get("test_set", ""), source)
     return model, test_set, metric
-
-
-def row_models(row: dict) -> list[str]:
-    """Every model whose runs fill a row."""
-    return list(row.get("models", {}).values()) or ([row["model"]] if row.get("model") else [])
 
 
 def model_labels(table_cfg: dict) -> dict[str, str]:
@@ -162,22 +158,10 @@ def _paired_section(table_cfg: dict, tests: pd.DataFrame) -> list[str]:
     return [*lines, ""]
 
 
-def _leakage_section(leakage: pd.DataFrame) -> list[str]:
-    lines = ["## Patient leakage of this split", "",
-             "Test patients that also have slices in the training split: the paper splits slices, "
-             "so neighbouring slices of one patient can sit on both sides; the `patient_disjoint` "
-             "protocol (results/table1_patient_disjoint.md) keeps patients apart.", "",
-             "| test set | test slices | test patients | patients also in train | their test slices |",
-             "|---|---|---|---|---|"]
-    for r in leakage.itertuples():
-        lines.append(f"| {r.test_set} | {r.test_slices} | {r.test_patients} | "
-                     f"{r.patients_shared_with_train} | {r.slices_of_shared_patients} |")
-    return [*lines, ""]
-
-
 def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, data_kind: str,
                     provenance: dict, intervals: pd.DataFrame | None = None,
-                    tests: pd.DataFrame | None = None, leakage: pd.DataFrame | None = None) -> str:
+                    tests: pd.DataFrame | None = None, extra: list[str] = ()) -> str:
+    """The table's Markdown; `extra`: the study's own sections (lines) at the end."""
     kind_line = (
         "**Toy data** (synthetic data in the real format, from `medbench toy`): these numbers check "
         "that the pipeline runs and learns; they are not comparable with the paper's."
@@ -204,9 +188,7 @@ def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, da
         lines.append("")
     if tests is not None and len(tests):
         lines += _paired_section(table_cfg, tests)
-    if leakage is not None:
-        lines += _leakage_section(leakage)
-    return "\n".join(lines)
+    return "\n".join([*lines, *extra])
 
 
 def provenance(cfg: dict, protocol: str, runs_by_model: dict[str, list[Run]]) -> dict:

@@ -1,20 +1,25 @@
-"""Build and run one model's training from the study config (the `medbench train` verb)."""
+"""Build and run one model's training from the study config (the `medbench train` verb).
+
+The study provides the datasets (`train`, `val`); everything else comes from the model's recipe.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
+from torch.utils.data import Dataset
+
 from medbench.config import model_config
-from medbench.data.study_data import split_datasets
 from medbench.errors import ConfigError
 from medbench.fileio import file_digest
 from medbench.models import create_model
 from medbench.seeding import seed_everything
 from medbench.train.losses import build_loss
 from medbench.train.optim import build_optimizer, build_schedule
-from medbench.train.trainer import Trainer, TrainerConfig
+from medbench.train.trainer import TrainerConfig, get_trainer
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +34,10 @@ def model_arguments(cfg: dict, recipe: dict) -> dict:
     return args | {"aux_levels": list(aux_levels)} if aux_levels else args
 
 
-def _cache_files(cache_dir) -> list[Path]:
-    return sorted(p for p in Path(cache_dir).rglob("*") if p.is_file())
+def data_files(data_dir) -> list[Path]:
+    """Every file of a study's prepared data (hidden temporary files aside)."""
+    return sorted(p for p in Path(data_dir).rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(data_dir).parts))
 
 
 def _check_frozen(model_name: str, recipe: dict, frozen_checkpoint) -> None:
@@ -41,20 +48,22 @@ def _check_frozen(model_name: str, recipe: dict, frozen_checkpoint) -> None:
         raise ConfigError(f"model '{model_name}' has no `requires`: it takes no frozen checkpoint")
 
 
-def _fingerprint(cfg, recipe, protocol, cache_dir, splits_csv, frozen_checkpoint) -> dict:
+def _fingerprint(cfg, recipe, protocol, data_dir, frozen_checkpoint) -> dict:
     """What a checkpoint must match to be resumed: recipe, protocol and input contents."""
-    inputs = [*_cache_files(cache_dir), splits_csv, frozen_checkpoint]
+    inputs = [*data_files(data_dir), frozen_checkpoint]
     return {"recipe": recipe, "protocol": protocol, "seed": cfg["seed"], "data": cfg["data"],
             "augmentation": cfg.get("augmentation"),
             "inputs": [file_digest(f) for f in inputs if f]}
 
 
-def train_model(cfg: dict, model_name: str, protocol: str, cache_dir, splits_csv, out_dir,
-                device: str | None = None, frozen_checkpoint: str | None = None) -> dict:
+def train_model(cfg: dict, model_name: str, protocol: str, datasets: Callable[[], dict[str, Dataset]],
+                data_dir, out_dir, device: str | None = None, frozen_checkpoint: str | None = None) -> dict:
+    """Train `model_name` on `datasets()["train"]`, validating on `["val"]` (built after seeding);
+    `data_dir`'s files and the recipe fingerprint the run for resuming."""
     recipe = model_config(cfg, model_name)
     _check_frozen(model_name, recipe, frozen_checkpoint)
     seed_everything(cfg["seed"])
-    data = split_datasets(cfg, cache_dir, splits_csv, protocol, ("train", "val"), cfg["seed"])
+    data = datasets()
     args = model_arguments(cfg, recipe)
     frozen = {"frozen_checkpoint": str(frozen_checkpoint)} if frozen_checkpoint else {}
     model = create_model(recipe["arch"], **args, **frozen)
@@ -67,16 +76,16 @@ def train_model(cfg: dict, model_name: str, protocol: str, cache_dir, splits_csv
         monitor=recipe["monitor"]["metric"], mode=mode, seed=cfg["seed"],
         num_workers=recipe.get("num_workers", 0), device=device or recipe.get("device", "auto"),
         amp=recipe.get("amp", True),
-        fingerprint=_fingerprint(cfg, recipe, protocol, cache_dir, splits_csv, frozen_checkpoint),
+        fingerprint=_fingerprint(cfg, recipe, protocol, data_dir, frozen_checkpoint),
     )
     # The checkpoint holds the frozen weights too: rebuilding it needs no frozen path or download.
     tasks = list(recipe["loss"].get("weights", ["seg"]))
     meta = {"arch": recipe["arch"], "model": model_name, "tasks": tasks,
             "model_args": {**args, "pretrained": False, "pretrained_path": None}}
-    log.info("training %s (%s) on %d slices, validating on %d; %d epochs of %d steps",
+    log.info("training %s (%s) on %d samples, validating on %d; %d epochs of %d steps",
              model_name, recipe["arch"], len(data["train"]), len(data["val"]), recipe["epochs"], steps)
-    trainer = Trainer(model, build_loss(recipe["loss"], recipe["epochs"]),
-                      optimizer, build_schedule(recipe["schedule"], optimizer, steps,
-                                                recipe["epochs"], mode),
-                      data["train"], data["val"], Path(out_dir), trainer_cfg, meta)
+    trainer_cls = get_trainer(recipe.get("trainer", "default"))
+    schedule = build_schedule(recipe["schedule"], optimizer, steps, recipe["epochs"], mode)
+    trainer = trainer_cls(model, build_loss(recipe["loss"], recipe["epochs"]), optimizer, schedule,
+                          data["train"], data["val"], Path(out_dir), trainer_cfg, meta)
     return trainer.fit()

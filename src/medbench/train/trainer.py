@@ -9,7 +9,10 @@ Files in `out_dir`:
 
 Reproducibility: every epoch reseeds torch, the shuffling generator and the augmentation
 from (seed, epoch), so a run resumed after epoch k continues exactly as an uninterrupted one.
-Variants override one method (nnU-Net style), e.g. `validation_metrics`.
+
+Variants (nnU-Net style) subclass Trainer, override one method (`training_step`: what a batch
+costs, e.g. self-supervised pretext losses; `validation_metrics`: what picks the best epoch) and
+register under a name that a recipe's `trainer:` key selects.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from medbench.evaluate.inference import infer
-from medbench.evaluate.metrics import binary_iou, dice_per_image, roc_auc
+from medbench.checkpoint import load_checkpoint, save_checkpoint
+from medbench.device import resolve_device
+from medbench.errors import ConfigError
 from medbench.fileio import write_csv
+from medbench.metrics import binary_iou, dice_per_image, roc_auc
+from medbench.models.inference import infer
 from medbench.progress import progress
-from medbench.train.checkpoint import load_checkpoint, save_checkpoint
 from medbench.train.optim import Schedule
 
 log = logging.getLogger(__name__)
@@ -48,12 +53,6 @@ class TrainerConfig:
     device: str = "auto"
     amp: bool = True  # used on CUDA only
     fingerprint: dict = field(default_factory=dict)  # resume only a run of the same config
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _reseed_worker(worker_id: int) -> None:
@@ -122,10 +121,7 @@ class Trainer:
         bar = progress(self._loader(self.train_data, self.cfg.batch_size, True, epoch),
                        desc=f"epoch {epoch}/{self.cfg.epochs}", unit="batch", leave=False)
         for batch in bar:
-            batch = self._to_device(batch)
-            with torch.autocast(self.device.type, enabled=self.use_amp):
-                outputs = self.model(batch["image"])
-            loss, parts = self.loss_fn(outputs, batch)
+            loss, parts = self.training_step(self._to_device(batch))
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -137,6 +133,12 @@ class Trainer:
                 sums[key] = sums.get(key, 0.0) + value * size
             bar.set_postfix(loss=f"{sums['loss'] / n:.4f}", refresh=False)
         return {f"train_{k}" if k == "loss" else f"train_{k}_loss": v / n for k, v in sums.items()}
+
+    def training_step(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one training batch and its named parts (logged per epoch)."""
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            outputs = self.model(batch["image"])
+        return self.loss_fn(outputs, batch)
 
     def predict(self, data: Dataset, desc: str = "predict") -> dict:
         loader = self._loader(data, self.cfg.val_batch_size, False, 0)
@@ -206,3 +208,24 @@ class Trainer:
         save_checkpoint(self.out_dir / "model.pt", best)
         return {"best_epoch": best["epoch"], "best_score": best["score"], "history": self.history}
 
+
+
+_TRAINERS: dict[str, type[Trainer]] = {"default": Trainer}
+
+
+def register_trainer(name: str):
+    """Class decorator: make a Trainer variant selectable as `trainer: <name>` in a recipe."""
+
+    def register(cls: type[Trainer]) -> type[Trainer]:
+        if name in _TRAINERS:
+            raise ValueError(f"trainer '{name}' registered twice")
+        _TRAINERS[name] = cls
+        return cls
+
+    return register
+
+
+def get_trainer(name: str) -> type[Trainer]:
+    if name not in _TRAINERS:
+        raise ConfigError(f"trainer: unknown variant '{name}'; registered: {sorted(_TRAINERS)}")
+    return _TRAINERS[name]

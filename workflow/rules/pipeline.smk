@@ -1,0 +1,143 @@
+# The pipeline every study shares, one rule each, for any `{study}`:
+#   prepared data (the study's own rules) -> train -> predict -> evaluate -> table, claims, figures
+# Runs live in <runs>/<study>/<protocol>/seed<S>/<model>/; tables in <results>/<table>.*
+
+
+wildcard_constraints:
+    study="|".join(STUDY_NAMES),
+    protocol="|".join(sorted({p for cfg in STUDY.values() for p in cfg["protocols"]})),
+    seed=r"\d+",
+    model=r"[A-Za-z0-9_]+",
+    table="|".join(TABLES),
+
+
+# what train and predict use of a study config, beside the model's recipe and training seed
+MODEL_SECTIONS = ("seed", "data", "split", "augmentation")
+
+
+rule train:
+    """One model of one study; checkpoints every epoch and resumes from checkpoints/last.pt."""
+    input:
+        data=lambda wc: PREPARED[wc.study](wc),
+        frozen=frozen_checkpoint,
+    output:
+        model=f"{run_dir('{study}')}/model.pt",
+        metrics=f"{run_dir('{study}')}/metrics.csv",
+    params:
+        study=lambda wc: config[wc.study]["study_config"],
+        override=lambda wc: resolved(wc.study, *MODEL_SECTIONS, model=wc.model, seed=wc.seed),
+        data=lambda wc: data_dir(wc.study),
+        run_dir=lambda wildcards, output: os.path.dirname(output.model),
+        frozen=lambda wildcards, input: " ".join(f"--frozen-checkpoint {path}" for path in input.frozen),
+    threads: job_threads()
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/{{study}}/{{protocol}}/seed{{seed}}/train_{{model}}.log",
+    shell:
+        "medbench --threads {threads} train --config {params.study} --override {params.override:q} "
+        "--model {wildcards.model} --protocol {wildcards.protocol} --data {params.data} "
+        "--out {params.run_dir} {params.frozen} > {log} 2>&1"
+
+
+rule predict:
+    """Every test set of the study, predicted by the study's own code; saved for evaluation."""
+    input:
+        model=rules.train.output.model,
+        data=lambda wc: PREPARED[wc.study](wc),
+    output:
+        directory(f"{run_dir('{study}')}/predictions"),
+    params:
+        study=lambda wc: config[wc.study]["study_config"],
+        override=lambda wc: resolved(wc.study, *MODEL_SECTIONS, "inference", model=wc.model, seed=wc.seed),
+        data=lambda wc: data_dir(wc.study),
+    threads: job_threads()
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/{{study}}/{{protocol}}/seed{{seed}}/predict_{{model}}.log",
+    shell:
+        "medbench --threads {threads} predict --config {params.study} --override {params.override:q} "
+        "--model-file {input.model} --protocol {wildcards.protocol} --data {params.data} "
+        "--out {output} > {log} 2>&1"
+
+
+rule evaluate:
+    """Metrics of every test set with 95% bootstrap intervals (the study's split seed)."""
+    input:
+        rules.predict.output,
+    output:
+        f"{run_dir('{study}')}/metrics.json",
+    params:
+        study=lambda wc: config[wc.study]["study_config"],
+        override=lambda wc: resolved(wc.study, "seed", "test_sets", "evaluation"),
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/{{study}}/{{protocol}}/seed{{seed}}/evaluate_{{model}}.log",
+    shell:
+        "medbench evaluate --config {params.study} --override {params.override:q} "
+        "--predictions {input} --out {output} > {log} 2>&1"
+
+
+rule table:
+    """The paper's table with our values; Markdown shows ours beside the paper's with intervals,
+    paired tests against the baseline and the study's own sections."""
+    input:
+        unpack(report_inputs),
+        study_data=lambda wc: TABLE_DATA.get(study_of(wc), []),
+    output:
+        csv=report_entry(f"{PATHS['results']}/{{table}}.csv", TABLE_CAPTION, "table"),
+        md=f"{PATHS['results']}/{{table}}.md",
+    params:
+        **table_params("seed", "test_sets", "data", "evaluation", "table"),
+        caption=lambda wc: STUDY[study_of(wc)]["table"].get("caption", ""),
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/tables/{{table}}.log",
+    shell:
+        "medbench table --config {params.study} --override {params.override:q} "
+        "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
+        "--data {params.data} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule claims:
+    """Each comparative claim of the paper, checked on its own table and on this run (paired bootstrap)."""
+    input:
+        unpack(report_inputs),
+    output:
+        report_entry(f"{PATHS['results']}/{{table}}_claims.md", CLAIMS_CAPTION, "claims"),
+    params:
+        **table_params("seed", "test_sets", "data", "evaluation", "table", "claims"),
+        caption=lambda wc: STUDY[study_of(wc)]["table"].get("claims_caption", ""),
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/tables/{{table}}_claims.log",
+    shell:
+        "medbench claims --config {params.study} --override {params.override:q} "
+        "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
+        "--out {output} > {log} 2>&1"
+
+
+rule figure:
+    """The shared figures: ROC curves of every classifier on every test set (`roc`); training and
+    validation curves per epoch (`curves`)."""
+    input:
+        metrics=figure_runs("metrics.json"),
+        runs=lambda wc: figure_runs("predictions" if wc.kind == "roc" else "metrics.csv")(wc),
+    output:
+        report_entry(figure_file("{table}", "{kind}"), FIGURE_CAPTION, "{kind}"),
+    wildcard_constraints:
+        kind="roc|curves",
+    params:
+        **table_params("seed", "test_sets", "data", "split", "table", "figures"),
+        caption=lambda wc: figure_caption(study_of(wc), wc.kind),
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/tables/{{table}}_figure_{{kind}}.log",
+    shell:
+        "medbench figure {wildcards.kind} --config {params.study} --override {params.override:q} "
+        "--metrics {input.metrics} --protocol {params.protocol} --out {output} > {log} 2>&1"

@@ -1,5 +1,5 @@
 """hubmap preprocessing, once per image: resize, then Vahadane stain normalisation to one
-target (paper §5: 3000 -> 768 px, Vahadane; §6: the same at inference).
+target (paper §5: 3000 -> 768 px, Vahadane; §6: the same at inference; `stain.method`).
 
 The target's stain is fitted once (`fit_stain_target`, its own pipeline step) and saved;
 each image's step loads it, so normalisation runs once per image, whatever the number of
@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from medbench.data.stain import VahadaneNormalizer
+from medbench.data.stain import fit_stain_target as fit_normalizer
+from medbench.data.stain import load_stain_target
 from medbench.errors import ConfigError, DataError
 from medbench.fileio import atomic_path
 from medbench.studies.hubmap.kaggle import load_image, load_mask
@@ -95,12 +96,12 @@ def load_resized(row: pd.Series, export_dir: str | Path, data_cfg: dict, ref_um:
 
 
 def fit_stain_target(splits: pd.DataFrame, exports: dict[str, str], cfg: dict, out) -> pd.Series:
-    """Fit Vahadane on the configured target image (resized as the images it normalises)."""
+    """Fit the stain normaliser on the configured target image (resized as the images it normalises)."""
     row = target_row(splits, cfg["stain"]["target"])
     ref = reference_um_per_px(splits, cfg["data"]["image_size"])
     image, _ = load_resized(row, exports[row["source"]], cfg["data"], ref)
-    normalizer = VahadaneNormalizer(image, cfg["stain"]["standardize_luminosity"],
-                                    target_name=f"stain target id {row['id']}")
+    normalizer = fit_normalizer(cfg["stain"]["method"], image, cfg["stain"]["standardize_luminosity"],
+                                name=f"stain target id {row['id']}")
     normalizer.save(out)
     log.info("stain target: %s image %s (%s)", row["source"], row["id"], row["organ"])
     return row
@@ -116,6 +117,6 @@ def preprocess_image(splits: pd.DataFrame, source: str, image_id: str, exports: 
     image, mask = load_resized(row, exports[source], cfg["data"],
                                reference_um_per_px(splits, cfg["data"]["image_size"]))
     if source in cfg["stain"]["apply_to"]:
-        image = VahadaneNormalizer.load(stain_target)(image, f"id {image_id}")
+        image = load_stain_target(stain_target)(image, f"id {image_id}")
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, image=image, mask=mask.astype(np.uint8))

@@ -39,8 +39,10 @@ def test_config_typo_exits_2(tmp_path, capsys):
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
     assert capsys.readouterr().out.split() == [
-        "coat_daformer", "deeplabv3plus", "joint_cnn", "joint_swin", "mtl_swin_unet", "pvt_v2_daformer",
-        "resnet152", "segformer_daformer", "swin_transformer", "swin_unet", "unet"]
+        "chowdary", "coat_daformer", "deeplabv3plus", "densenet121", "emt_net", "hybrid_mt_estan",
+        "joint_cnn", "joint_swin", "mobilenet", "mt_estan", "mt_estan_swin", "mtl_swin_unet",
+        "pvt_v2_daformer", "resnet152", "segformer_daformer", "sha_mtl", "swin", "swin_transformer",
+        "swin_unet", "unet", "vgga_vit", "vit"]
 
 
 def test_toy_hubmap_writes_both_kaggle_exports(tmp_path, capsys):

@@ -9,12 +9,12 @@ import torch
 
 from medbench.checkpoint import save_checkpoint
 from medbench.config import load_study_config
+from medbench.data.cache import SliceCache
 from medbench.errors import ConfigError, DataError
 from medbench.models import create_model
 from medbench.report import figures
 from medbench.report.gradcam import energy_in_mask, grad_cam
 from medbench.report.runs import Run, load_runs
-from medbench.studies.brain_ct.cache import SliceCache
 from medbench.studies.brain_ct.figures import gradcam_figure, overlay_figure
 from medbench.studies.brain_ct.splits import make_splits
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from medbench.data.cache import SliceCache
 from medbench.errors import DataError
-from medbench.studies.brain_ct.cache import SliceCache
 from medbench.studies.brain_ct.ingest import ingest
 
 WINDOW = {"center": 40, "width": 80}

@@ -149,13 +149,36 @@ def test_malformed_rle_stops_the_hubmap_run_naming_the_id(workdir, tmp_path):
     assert not (work / "results" / "table2.csv").exists()
 
 
+def test_bus_tables_are_the_mean_of_five_folds(workdir):
+    table3 = pd.read_csv(workdir / "results" / "table3.csv").set_index("model")
+    table4 = pd.read_csv(workdir / "results" / "table4.csv").set_index("model")
+    assert len(table3) == 10 and len(table4) == 4
+    hybrid = table3.loc["hybrid_mt_estan"]
+    assert hybrid[["acc", "sens", "spec", "f1", "auc", "fnr", "fpr", "dsc", "ji", "auc_prob"]].notna().all()
+    assert 0 <= hybrid["acc"] <= 100 and 0 <= hybrid["f1"] <= 1  # percent, F1 a fraction (as printed)
+    assert hybrid["auc"] == pytest.approx((hybrid["sens"] + hybrid["spec"]) / 2, abs=0.05)
+    assert pd.isna(table3.loc["mobilenet", "dsc"])  # single-task
+    assert table4.loc["hybrid_mt_estan", "acc"] == hybrid["acc"]  # the same runs
+    metrics = json.loads((workdir / "runs/bus/paper/seed0/hybrid_mt_estan/metrics.json").read_text())
+    assert len(metrics["test"]["folds"]) == 5
+    predictions = pd.read_csv(workdir / "runs/bus/paper/seed0/hybrid_mt_estan/predictions/test.csv")
+    index = pd.read_csv(workdir / "data/interim/bus/images/index.csv")
+    assert sorted(predictions["sample_id"]) == sorted(index["sample_id"])  # every image tested once
+    leakage = pd.read_csv(workdir / "data/interim/bus/leakage.csv")
+    assert (leakage[["groups_in_two_roles", "case_ids_in_two_roles"]] == 0).all().all()
+    claims = (workdir / "results" / "table4_claims.md").read_text()
+    assert "## The paper's table checked against itself" in claims and "(0.83 = 0.83)" in claims
+    for name in ("overlays", "roc_folds", "curves"):
+        assert (workdir / "results/figures/table3" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_report_holds_the_table_and_every_figure(workdir):
     run = snakemake(workdir, "--report", "results/report.html")
     assert run.returncode == 0, run.stderr[-2000:]
     html = (workdir / "results" / "report.html").read_text(errors="replace")
     for name in ("table1.csv", "table1_claims.md", "gradcam.png", "roc.png", "overlays.png",
                  "curves.png", "Grad-CAM of MTL-Swin-Unet", "table2.csv", "organs.png", "stain.png",
-                 "masks.png", "Vahadane"):
+                 "masks.png", "Vahadane", "table3.csv", "roc_folds.png"):
         assert name in html, name
 
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from medbench.config import load_study_config
+from medbench.data.cache import SliceCache
 from medbench.errors import ConfigError, DataError
-from medbench.studies.brain_ct.cache import SliceCache
 from medbench.studies.brain_ct.splits import leakage_report, make_split, make_splits
 
 from .conftest import STUDY_YAML

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from medbench.checkpoint import load_checkpoint
+from medbench.data.cache import SliceCache
 from medbench.data.transforms import build_augmentation
 from medbench.errors import ConfigError
 from medbench.models import create_model
-from medbench.studies.brain_ct.cache import SliceCache
 from medbench.studies.brain_ct.dataset import SliceDataset
 from medbench.train.losses import MultiTaskLoss
 from medbench.train.optim import build_optimizer, build_schedule

@@ -30,7 +30,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from medbench.config import load_study_config
+from medbench.config import load_study_config, study_tables, table_config
 from medbench.errors import ConfigError, MedbenchError
 from medbench.fileio import write_csv, write_text
 
@@ -70,32 +70,47 @@ def _cmd_split(args) -> None:
 
 
 def _cmd_train(args) -> None:
-    from medbench.train.run import train_model
+    from medbench.train.run import train_folds
 
     study, cfg = _study(args)
-    datasets = partial(study.datasets, cfg, Path(args.data), args.protocol, ("train", "val"), cfg["seed"])
-    result = train_model(cfg, args.model, args.protocol, datasets, args.data, args.out,
+
+    def datasets(fold):
+        return partial(study.datasets, cfg, Path(args.data), args.protocol, ("train", "val"), cfg["seed"],
+                       fold=fold)
+
+    result = train_folds(cfg, args.model, args.protocol, datasets, study.folds(cfg), args.data, args.out,
                          device=args.device, frozen_checkpoint=args.frozen_checkpoint)
     log.info("best epoch %s (%s)", result["best_epoch"], result["best_score"])
 
 
 def _cmd_predict(args) -> None:
+    import tempfile
+
+    from medbench.checkpoint import load_checkpoint
     from medbench.device import resolve_device
+    from medbench.evaluate.predict import merge_fold_predictions
     from medbench.models.loading import load_trained_model
 
     study, cfg = _study(args)
     device = resolve_device(args.device or "auto")
-    model = load_trained_model(args.model_file, device)
-    study.predict(cfg, model, Path(args.data), args.protocol, Path(args.out), device)
+    run = load_checkpoint(args.model_file)
+    if "folds" not in run:
+        model = load_trained_model(args.model_file, device)
+        return study.predict(cfg, model, Path(args.data), args.protocol, Path(args.out), device)
+    with tempfile.TemporaryDirectory(dir=Path(args.out).parent, prefix=".folds.") as tmp:
+        fold_dirs = {}
+        for fold, path in run["folds"].items():
+            model = load_trained_model(Path(args.model_file).parent / path, device)
+            fold_dirs[fold] = Path(tmp) / f"fold{fold}"
+            study.predict(cfg, model, Path(args.data), args.protocol, fold_dirs[fold], device, fold=fold)
+        merge_fold_predictions(fold_dirs, args.out)
 
 
 def _cmd_evaluate(args) -> None:
-    from medbench.evaluate.evaluate import evaluate_predictions
     from medbench.fileio import write_json
 
-    _, cfg = _study(args)
-    write_json(args.out, evaluate_predictions(args.predictions, list(cfg["test_sets"]),
-                                              _bootstrap_samples(cfg), cfg["seed"]))
+    study, cfg = _study(args)
+    write_json(args.out, study.evaluate(cfg, Path(args.predictions)))
 
 
 def _cmd_table(args) -> None:
@@ -103,11 +118,11 @@ def _cmd_table(args) -> None:
     from medbench.report.runs import load_runs
 
     study, cfg = _study(args)
-    table_cfg = cfg["table"]
+    table_cfg = table_config(cfg, args.table)
     runs = load_runs(args.metrics)
     ours = tables.build_table(table_cfg, runs)
     paper = tables.read_paper_results(table_cfg["paper_results"], list(tables.table_columns(table_cfg)))
-    tests = (tables.paired_tests(table_cfg, runs, _bootstrap_samples(cfg), cfg["seed"])
+    tests = (tables.paired_tests(table_cfg, runs, _bootstrap_samples(cfg), cfg["seed"], _classification(cfg))
              if "paired_test" in table_cfg else None)
     md = tables.render_markdown(table_cfg, ours, paper, args.data_kind,
                                 tables.provenance(cfg, args.protocol, runs),
@@ -121,15 +136,17 @@ def _cmd_claims(args) -> None:
     from medbench.report import tables
     from medbench.report.claims import check_claims, render_claims
     from medbench.report.runs import load_runs
+    from medbench.report.self_checks import self_check_lines
 
     _, cfg = _study(args)
-    table_cfg = cfg["table"]
+    table_cfg = table_config(cfg, args.table)
     runs = load_runs(args.metrics)
     paper = tables.read_paper_results(table_cfg["paper_results"], list(tables.table_columns(table_cfg)))
-    checked = check_claims(cfg.get("claims", []), table_cfg, runs, paper, _bootstrap_samples(cfg),
-                           cfg["seed"])
+    checked = check_claims(table_cfg["claims"], table_cfg, runs, paper, _bootstrap_samples(cfg),
+                           cfg["seed"], _classification(cfg))
+    extra = self_check_lines(paper, table_cfg["self_checks"]) if "self_checks" in table_cfg else []
     write_text(args.out, render_claims(checked, table_cfg["title"], args.data_kind,
-                                       tables.provenance(cfg, args.protocol, runs)))
+                                       tables.provenance(cfg, args.protocol, runs), extra))
 
 
 def _cmd_figure(args) -> None:
@@ -155,7 +172,9 @@ def _generic_figure(kind: str, cfg: dict, spec: dict | None, runs, out) -> None:
     from medbench.report import figures
     from medbench.report.tables import model_labels
 
-    method_of = model_labels(cfg["table"])
+    method_of = {}
+    for table in study_tables(cfg):  # a model's label: from the first table that has it
+        method_of = model_labels(table) | method_of
     if kind == "roc":
         figures.roc_figure(runs, method_of, spec["test_sets"], cfg["test_sets"], out)
     else:
@@ -164,6 +183,11 @@ def _generic_figure(kind: str, cfg: dict, spec: dict | None, runs, out) -> None:
 
 def _bootstrap_samples(cfg: dict) -> int:
     return cfg.get("evaluation", {}).get("bootstrap_samples", 1000)
+
+
+def _classification(cfg: dict) -> str:
+    """Which classification metrics the study's tables mean (`evaluation.classification`)."""
+    return cfg.get("evaluation", {}).get("classification", "macro")
 
 
 def _cmd_models(args) -> None:
@@ -221,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
 
     p = verb("table", _cmd_table, "the paper's table with our values beside the paper's", data="required")
+    p.add_argument("--table", default=None, help="which of the study's tables (default: its first)")
     p.add_argument("--metrics", nargs="+", required=True)
     p.add_argument("--protocol", default="paper")
     p.add_argument("--data-kind", choices=["toy", "real"], required=True)
@@ -228,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--md", required=True)
 
     p = verb("claims", _cmd_claims, "check the paper's comparative claims on our runs")
+    p.add_argument("--table", default=None, help="which of the study's tables (default: its first)")
     p.add_argument("--metrics", nargs="+", required=True)
     p.add_argument("--protocol", default="paper")
     p.add_argument("--data-kind", choices=["toy", "real"], required=True)

@@ -102,13 +102,33 @@ def row_models(row: dict) -> list[str]:
     return list(row.get("models", {}).values()) or ([row["model"]] if row.get("model") else [])
 
 
+def study_tables(cfg: dict) -> list[dict]:
+    """The study's result tables: `tables:` (each with its own `claims`), or the one `table:`
+    with the study's `claims:`."""
+    if "tables" in cfg:
+        return cfg["tables"]
+    return [{"claims": cfg.get("claims", []), **cfg["table"]}]
+
+
+def table_config(cfg: dict, name: str | None = None) -> dict:
+    """One result table of the study by its `name` (default: the first)."""
+    tables = study_tables(cfg)
+    if name is None:
+        return tables[0]
+    for table in tables:
+        if table["name"] == name:
+            return table
+    raise ConfigError(f"study {cfg['study']} has no table {name!r}; tables: {[t['name'] for t in tables]}")
+
+
 def check_run_models(cfg: dict, models, where: str) -> None:
-    """Every model a run asks for must fill a row of the study's table (fail before training)."""
-    rows = {model for row in cfg["table"]["rows"] for model in row_models(row)}
+    """Every model a run asks for must fill a row of one of the study's tables (fail before training)."""
+    rows = {model for table in study_tables(cfg) for row in table["rows"] for model in row_models(row)}
     unknown = [m for m in models if m not in rows]
     if unknown:
-        raise ConfigError(f"config: {where} lists {unknown}, which are no rows of "
-                          f"{cfg['table']['name']}; rows: {sorted(rows)}")
+        names = " / ".join(table["name"] for table in study_tables(cfg))
+        raise ConfigError(f"config: {where} lists {unknown}, which are no rows of {names}; "
+                          f"rows: {sorted(rows)}")
 
 
 RECIPE_KEYS = ("arch", "batch_size", "lr", "epochs", "optimizer", "schedule", "loss", "monitor")

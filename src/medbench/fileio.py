@@ -59,6 +59,15 @@ def write_csv(path: str | os.PathLike, frame) -> None:
         frame.to_csv(tmp, index=False)
 
 
+def read_csv_with_text_ids(path: str | os.PathLike):
+    """A table whose first column names its samples (predictions), read with those ids as text
+    ("00123" stays "00123")."""
+    import pandas as pd
+
+    id_column = pd.read_csv(path, nrows=0).columns[0]
+    return pd.read_csv(path, dtype={id_column: str})
+
+
 def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file's content, read in chunks."""
     h = hashlib.sha256()

@@ -8,6 +8,8 @@ pooled over all pixels of the slices with masks.
 
 hubmap Table 2: Dice = 2|X ∩ Y| / (|X| + |Y|) per image (paper eq. 1), averaged over images
 (Kaggle's metric); an image where both are empty scores 1.
+
+bus Tables 2/3: `binary_classification_metrics` and `overlap_per_image` (busbench's definitions).
 """
 
 from __future__ import annotations
@@ -35,14 +37,20 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def classification_metrics(labels, probs, threshold: float = 0.5) -> dict[str, float]:
-    labels = np.asarray(labels).astype(int)
+def _thresholded(labels, probs, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     probs = np.asarray(probs, dtype=float)
-    pred = (probs >= threshold).astype(int)
-    tp = int(((pred == 1) & (labels == 1)).sum())
-    tn = int(((pred == 0) & (labels == 0)).sum())
-    fp = int(((pred == 1) & (labels == 0)).sum())
-    fn = int(((pred == 0) & (labels == 1)).sum())
+    return np.asarray(labels).astype(int), probs, (probs >= threshold).astype(int)
+
+
+def _confusion(labels: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, int]:
+    """tp, tn, fp, fn of 0/1 predictions."""
+    return (int(((pred == 1) & (labels == 1)).sum()), int(((pred == 0) & (labels == 0)).sum()),
+            int(((pred == 1) & (labels == 0)).sum()), int(((pred == 0) & (labels == 1)).sum()))
+
+
+def classification_metrics(labels, probs, threshold: float = 0.5) -> dict[str, float]:
+    labels, probs, pred = _thresholded(labels, probs, threshold)
+    tp, tn, fp, fn = _confusion(labels, pred)
     prec_pos, rec_pos = _safe_div(tp, tp + fp), _safe_div(tp, tp + fn)
     prec_neg, rec_neg = _safe_div(tn, tn + fn), _safe_div(tn, tn + fp)
     f1_pos = _safe_div(2 * prec_pos * rec_pos, prec_pos + rec_pos)
@@ -70,3 +78,31 @@ def dice_per_image(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     inter = (pred & target).sum(axis=1)
     total = pred.sum(axis=1) + target.sum(axis=1)
     return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 1.0)
+
+
+def binary_classification_metrics(labels, probs, threshold: float = 0.5) -> dict[str, float]:
+    """bus (Hybrid-MT-ESTAN Table 2/3; busbench's `evaluate`): positive = malignant.
+
+    f1 is the binary F1 of the positive class; `auc` is ROC-AUC of the 0/1 predictions, as the
+    authors' code computes it (so auc = (sens + spec) / 2), `auc_prob` that of the probabilities.
+    """
+    labels, probs, pred = _thresholded(labels, probs, threshold)
+    tp, tn, fp, fn = _confusion(labels, pred)
+    sens, spec, prec = _safe_div(tp, tp + fn), _safe_div(tn, tn + fp), _safe_div(tp, tp + fp)
+    return {
+        "acc": _safe_div(tp + tn, len(labels)), "sens": sens, "spec": spec,
+        "f1": _safe_div(2 * prec * sens, prec + sens), "auc": roc_auc(labels, pred),
+        "auc_prob": roc_auc(labels, probs), "fnr": _safe_div(fn, fn + tp), "fpr": _safe_div(fp, fp + tn),
+    }
+
+
+def overlap_per_image(pred: np.ndarray, target: np.ndarray, eps: float = 1e-7
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(DSC, Jaccard) of every image of (N, H, W) binary arrays, smoothed as busbench's
+    `seg_metrics`: (2tp + eps) / (2tp + fp + fn + eps), (tp + eps) / (tp + fp + fn + eps), so an
+    image where both are empty scores 1."""
+    pred = np.asarray(pred).astype(bool).reshape(len(pred), -1)
+    target = np.asarray(target).astype(bool).reshape(len(target), -1)
+    tp = (pred & target).sum(axis=1)
+    wrong = (pred ^ target).sum(axis=1)
+    return (2 * tp + eps) / (2 * tp + wrong + eps), (tp + eps) / (tp + wrong + eps)

@@ -5,7 +5,15 @@
 import json
 from pathlib import Path
 
-from medbench.config import check_run_models, deep_merge, load_study_config, model_config
+from medbench.config import (
+    check_run_models,
+    deep_merge,
+    load_study_config,
+    model_config,
+    row_models,
+    study_tables,
+    table_config,
+)
 
 REPO = Path(workflow.basedir).resolve().parent
 # Software environment of every rule under --use-conda (installs this checkout).
@@ -41,15 +49,25 @@ if missing:
     raise ValueError(f"config: studies lists {missing}, which have no section in the run config")
 
 
-def table_name(study, protocol):
-    """The result table of a protocol's runs: the study's table for its first (the paper's)
-    protocol, `<table>_<protocol>` for the others (results/table1_patient_disjoint.csv)."""
-    name = STUDY[study]["table"]["name"]
+def table_name(name, study, protocol):
+    """The result file of a study table and protocol: the table's name for the study's first (the
+    paper's) protocol, `<table>_<protocol>` for the others (results/table1_patient_disjoint.csv)."""
     return name if protocol == STUDY[study]["protocols"][0] else f"{name}_{protocol}"
 
 
-# every result table -> (study, protocol)
-TABLES = {table_name(s, p): (s, p) for s in STUDY_NAMES for p in STUDY[s]["protocols"]}
+# every result table -> (study, protocol, the study's table it is)
+TABLES = {
+    table_name(t["name"], s, p): (s, p, t["name"])
+    for s in STUDY_NAMES
+    for t in study_tables(STUDY[s])
+    for p in STUDY[s]["protocols"]
+}
+
+
+def table_of(table):
+    """The study config's table behind a result table."""
+    study, _, name = TABLES[table]
+    return table_config(STUDY[study], name)
 
 # Filled by each study's rules file:
 #   PREPARED[study]: input function (wildcards -> files) of the prepared data that training and
@@ -104,12 +122,18 @@ def run_dir(study, protocol="{protocol}", seed="{seed}", model="{model}"):
     return f"{PATHS['runs']}/{study}/{protocol}/seed{seed}/{model}"
 
 
+def table_models(table):
+    """The configured models that fill a row of `table` (a study's tables may share runs)."""
+    rows = {m for row in table_of(table)["rows"] for m in row_models(row)}
+    return [m for m in config[TABLES[table][0]]["models"] if m in rows]
+
+
 def run_files(table, filename, models=None):
-    """`filename` of every configured run (model x training seed) behind `table`."""
-    study, protocol = TABLES[table]
+    """`filename` of every run (model x training seed) behind `table`: its models, or `models`."""
+    study, protocol, _ = TABLES[table]
     return expand(
         os.path.join(run_dir(study, protocol, "{seed}", "{model}"), filename),
-        model=config[study]["models"] if models is None else models,
+        model=table_models(table) if models is None else models,
         seed=training_seeds(study),
     )
 
@@ -119,7 +143,7 @@ def report_inputs(wc):
     return {
         "metrics": run_files(wc.table, "metrics.json"),
         "predictions": run_files(wc.table, "predictions"),
-        "paper": STUDY[study_of(wc)]["table"]["paper_results"],
+        "paper": table_of(wc.table)["paper_results"],
     }
 
 
@@ -141,7 +165,7 @@ def figure_file(table, name):
 def study_outputs(table):
     """A table's files built by the default target: csv, md, claims (if the study has any), figures."""
     study = TABLES[table][0]
-    claims = [f"{PATHS['results']}/{table}_claims.md"] if STUDY[study].get("claims") else []
+    claims = [f"{PATHS['results']}/{table}_claims.md"] if table_of(table)["claims"] else []
     figures = generic_figures(study) + STUDY_FIGURES.get(study, [])
     return [f"{PATHS['results']}/{table}.csv", f"{PATHS['results']}/{table}.md", *claims,
             *(figure_file(table, name) for name in figures)]
@@ -153,6 +177,7 @@ def table_params(*sections):
         "study": lambda wc: config[study_of(wc)]["study_config"],
         "override": lambda wc: resolved(study_of(wc), *sections),
         "protocol": lambda wc: TABLES[wc.table][1],
+        "table": lambda wc: TABLES[wc.table][2],
         "data_kind": config["data_kind"],
         "data": lambda wc: data_dir(study_of(wc)),
     }
@@ -169,9 +194,9 @@ def figure_caption(study, name):
     return STUDY[study].get("figures", {}).get(name, {}).get("caption", "")
 
 
-def study_tables(study):
+def result_tables(study):
     """Wildcard constraint: the result tables of one study."""
-    return "|".join(table for table, (owner, _) in TABLES.items() if owner == study)
+    return "|".join(table for table, (owner, _, _) in TABLES.items() if owner == study)
 
 
 def frozen_checkpoint(wc):
@@ -186,7 +211,7 @@ def figure_runs(filename):
     def files(wc):
         study = study_of(wc)
         models = figure_models(study, STUDY[study].get("figures", {}).get(wc.kind, {}))
-        return run_files(wc.table, filename, models)
+        return run_files(wc.table, filename, [m for m in models if m in table_models(wc.table)])
 
     return files
 

@@ -90,14 +90,14 @@ rule table:
         csv=report_entry(f"{PATHS['results']}/{{table}}.csv", TABLE_CAPTION, "table"),
         md=f"{PATHS['results']}/{{table}}.md",
     params:
-        **table_params("seed", "test_sets", "data", "evaluation", "table"),
-        caption=lambda wc: STUDY[study_of(wc)]["table"].get("caption", ""),
+        **table_params("seed", "test_sets", "data", "evaluation", "table", "tables"),
+        caption=lambda wc: table_of(wc.table).get("caption", ""),
     conda:
         MEDBENCH_ENV
     log:
         f"{PATHS['logs']}/tables/{{table}}.log",
     shell:
-        "medbench table --config {params.study} --override {params.override:q} "
+        "medbench table --config {params.study} --override {params.override:q} --table {params.table} "
         "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
         "--data {params.data} --csv {output.csv} --md {output.md} > {log} 2>&1"
 
@@ -109,14 +109,14 @@ rule claims:
     output:
         report_entry(f"{PATHS['results']}/{{table}}_claims.md", CLAIMS_CAPTION, "claims"),
     params:
-        **table_params("seed", "test_sets", "data", "evaluation", "table", "claims"),
-        caption=lambda wc: STUDY[study_of(wc)]["table"].get("claims_caption", ""),
+        **table_params("seed", "test_sets", "data", "evaluation", "table", "tables", "claims"),
+        caption=lambda wc: table_of(wc.table).get("claims_caption", ""),
     conda:
         MEDBENCH_ENV
     log:
         f"{PATHS['logs']}/tables/{{table}}_claims.log",
     shell:
-        "medbench claims --config {params.study} --override {params.override:q} "
+        "medbench claims --config {params.study} --override {params.override:q} --table {params.table} "
         "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
         "--out {output} > {log} 2>&1"
 
@@ -132,7 +132,7 @@ rule figure:
     wildcard_constraints:
         kind="roc|curves",
     params:
-        **table_params("seed", "test_sets", "data", "split", "table", "figures"),
+        **table_params("seed", "test_sets", "data", "split", "table", "tables", "figures"),
         caption=lambda wc: figure_caption(study_of(wc), wc.kind),
     conda:
         MEDBENCH_ENV

@@ -12,14 +12,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from medbench.metrics import classification_metrics, roc_auc
+from medbench.metrics import binary_classification_metrics, classification_metrics, roc_auc
 
 
 def _indices(n: int, n_boot: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
 
 
-def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
     values = values[~np.isnan(values)]
     if not len(values):
         return float("nan"), float("nan")
@@ -35,7 +35,7 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], dict[str, float]], n: int, n_
     for idx in _indices(n, n_boot, seed):
         for key, value in statistic(idx).items():
             samples.setdefault(key, []).append(value)
-    return {key: _interval(np.asarray(vals, float), level) for key, vals in samples.items()}
+    return {key: percentile_interval(np.asarray(vals, float), level) for key, vals in samples.items()}
 
 
 def classification_ci(labels, probs, **kwargs) -> dict[str, tuple[float, float]]:
@@ -54,37 +54,63 @@ def iou_ci(intersections, unions, **kwargs) -> dict[str, tuple[float, float]]:
     return bootstrap_ci(pooled, len(inter), **kwargs)
 
 
-# metrics that are the mean of a per-sample score (hubmap: Dice per image, averaged)
-PER_SAMPLE_METRICS = ("dice",)
+# metrics that are the mean of a per-sample score (hubmap: Dice per image; bus: DSC and Jaccard
+# per image with a mask, NaN for the others)
+PER_SAMPLE_METRICS = ("dice", "dsc", "ji")
+# the classification metrics of a study (`evaluation.classification`): brain_ct's Table 1 (macro
+# F1, AUC of the probabilities) or bus's (binary F1, AUC of the 0/1 predictions, sens, spec, ...)
+CLASSIFICATION_METRICS = {"macro": classification_metrics, "binary": binary_classification_metrics}
 
 
-def seed_mean_metric(labels: np.ndarray, probs: np.ndarray, metric: str) -> float:
+def seed_mean_metric(labels: np.ndarray, probs: np.ndarray, metric: str,
+                     classification: str = "macro") -> float:
     """`metric` of every seed's probabilities (rows of `probs`), averaged over seeds; for a
     per-sample metric `probs` holds the per-sample scores themselves."""
     if metric in PER_SAMPLE_METRICS:
-        return float(np.mean(probs))
-    if metric == "auc":  # the common case, without the threshold metrics' cost
+        return float(np.nanmean(probs))
+    if metric == "auc" and classification == "macro":  # the common case, without the threshold metrics
         return float(np.mean([roc_auc(labels, p) for p in probs]))
-    return float(np.mean([classification_metrics(labels, p)[metric] for p in probs]))
+    return float(np.mean([CLASSIFICATION_METRICS[classification](labels, p)[metric] for p in probs]))
+
+
+def _grouped_indices(groups: np.ndarray, n_boot: int, seed: int):
+    """Resamples within each group (cross-validation folds): one index array per group."""
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    for _ in range(n_boot):
+        yield [m[rng.integers(0, len(m), len(m))] for m in members]
 
 
 def paired_test(labels, probs_a, probs_b, metric: str = "auc", n_boot: int = 2000,
-                seed: int = 0) -> dict[str, float]:
+                seed: int = 0, groups=None, classification: str = "macro") -> dict[str, float]:
     """metric(a) - metric(b) on the same slices: its 95% interval and two-sided p-value.
 
     `probs_a`/`probs_b` are (n,) or (seeds, n): with several seeds per model each resample
     compares the seed-averaged metrics, so the test is about the models, not one seed. Also
     returns both models' own 95% intervals from the same resamples (for "do they overlap").
+    With `groups` (the fold of each sample), samples are resampled within their fold and the
+    metric is the mean of the folds' (cross-validation: what the tables report).
     """
     labels = np.asarray(labels)
     a, b = np.atleast_2d(np.asarray(probs_a, float)), np.atleast_2d(np.asarray(probs_b, float))
-    samples = np.array([(seed_mean_metric(labels[i], a[:, i], metric),
-                         seed_mean_metric(labels[i], b[:, i], metric))
-                        for i in _indices(len(labels), n_boot, seed)])
+
+    def value(probs, parts):  # the mean over folds of the fold's metric
+        return float(np.mean([seed_mean_metric(labels[i], probs[:, i], metric, classification)
+                              for i in parts]))
+
+    if groups is None or len(np.unique(groups)) == 1:
+        resamples = ([i] for i in _indices(len(labels), n_boot, seed))
+        whole = [np.arange(len(labels))]
+    else:
+        groups = np.asarray(groups)
+        resamples = _grouped_indices(groups, n_boot, seed)
+        whole = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    samples = np.array([(value(a, parts), value(b, parts)) for parts in resamples])
     samples = samples[~np.isnan(samples).any(axis=1)]
     diffs = samples[:, 0] - samples[:, 1]
-    low, high = _interval(diffs, 0.95)
+    low, high = percentile_interval(diffs, 0.95)
     p = min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())) if len(diffs) else float("nan")
-    value_a, value_b = seed_mean_metric(labels, a, metric), seed_mean_metric(labels, b, metric)
+    value_a, value_b = value(a, whole), value(b, whole)
     return {"a": value_a, "b": value_b, "diff": value_a - value_b, "low": low, "high": high,
-            "p": float(p), "a_ci": _interval(samples[:, 0], 0.95), "b_ci": _interval(samples[:, 1], 0.95)}
+            "p": float(p), "a_ci": percentile_interval(samples[:, 0], 0.95),
+            "b_ci": percentile_interval(samples[:, 1], 0.95)}

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from medbench.fileio import atomic_path, write_csv
+from medbench.fileio import atomic_path, read_csv_with_text_ids, write_csv
 from medbench.models.inference import infer
 
 log = logging.getLogger(__name__)
@@ -45,3 +45,26 @@ def predict_test_sets(model: torch.nn.Module, datasets: dict[str, Dataset], out_
         with atomic_path(out_dir / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
         log.info("%s: %d samples predicted -> %s", name, len(table), out_dir)
+
+
+def merge_fold_predictions(fold_dirs: dict[int, Path], out_dir) -> None:
+    """The predictions of every fold's model on its own test samples, as one set of files: csv
+    rows concatenated with a `fold` column after the sample id; npz arrays concatenated along
+    the samples (keys named per sample, as hubmap's, are united)."""
+    out_dir = Path(out_dir)
+    names = sorted({path.stem for folder in fold_dirs.values() for path in folder.glob("*.csv")})
+    for name in names:
+        tables = []
+        for fold, folder in fold_dirs.items():
+            table = read_csv_with_text_ids(folder / f"{name}.csv")
+            table.insert(1, "fold", fold)
+            tables.append(table)
+        write_csv(out_dir / f"{name}.csv", pd.concat(tables, ignore_index=True))
+        arrays: dict[str, list[np.ndarray]] = {}
+        for folder in fold_dirs.values():
+            with np.load(folder / f"{name}.npz") as fold_arrays:
+                for key in fold_arrays.files:
+                    arrays.setdefault(key, []).append(fold_arrays[key])
+        merged = {key: np.concatenate(parts) if len(parts) > 1 else parts[0] for key, parts in arrays.items()}
+        with atomic_path(out_dir / f"{name}.npz") as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **merged)

@@ -12,7 +12,9 @@ from medbench.progress import progress
 def collect_outputs(outputs: dict, batch: dict) -> dict[str, np.ndarray]:
     """Per-sample numpy views of what evaluation needs: probabilities, masks, labels."""
     out = {k: batch[k].cpu().numpy() for k in ("label", "row", "has_mask") if k in batch}
-    if "cls" in outputs:
+    if "cls" in outputs and outputs["cls"].shape[1] == 1:  # one logit: sigmoid (bus)
+        out["cls_prob"] = torch.sigmoid(outputs["cls"][:, 0].float()).cpu().numpy()
+    elif "cls" in outputs:  # two classes: softmax (brain_ct)
         out["cls_prob"] = torch.softmax(outputs["cls"].float(), dim=1)[:, 1].cpu().numpy()
     if "seg" in outputs and outputs["seg"].shape[1] == 1:  # binary: one logit channel
         out["seg_prob"] = torch.sigmoid(outputs["seg"][:, 0].float()).cpu().numpy()

@@ -16,13 +16,12 @@ import numpy as np
 import pandas as pd
 
 from medbench.errors import ConfigError
-from medbench.evaluate.bootstrap import PER_SAMPLE_METRICS, paired_test
-from medbench.metrics import classification_metrics
-from medbench.report.runs import Run, aligned_probabilities
+from medbench.evaluate.bootstrap import CLASSIFICATION_METRICS, PER_SAMPLE_METRICS, paired_test
+from medbench.report.runs import Run, aligned_probabilities, sample_folds
 from medbench.report.tables import cell_source, table_columns
 
-CLASSIFICATION_METRICS = set(classification_metrics([0, 1], [0.2, 0.8]))
-CLAIM_METRICS = CLASSIFICATION_METRICS | set(PER_SAMPLE_METRICS)
+CLAIM_METRICS = {m for metrics in CLASSIFICATION_METRICS.values() for m in metrics([0, 1], [0.2, 0.8])
+                 } | set(PER_SAMPLE_METRICS)
 
 
 def paper_cells(table_cfg: dict) -> dict[tuple[str, str], tuple[str, str]]:
@@ -67,17 +66,18 @@ def _overlap(a_ci, b_ci) -> str:
     return "overlap" if a_ci[0] <= b_ci[1] and b_ci[0] <= a_ci[1] else "disjoint"
 
 
-def _opponent(claim: dict, runs: dict[str, list[Run]], test_set: str, metric: str) -> str:
-    """`best` claims: the strongest other model reporting the metric (by our seed-mean value)."""
+def _opponent(claim: dict, runs: dict[str, list[Run]], test_set: str, metric: str) -> str | None:
+    """`best` claims: the strongest other model reporting the metric (by our seed-mean value);
+    None when no other model of this run reports it."""
     def value(model):
         return float(np.mean([r.metrics[test_set][metric] for r in runs[model]]))
 
     others = [m for m in runs if m != claim["models"][0] and metric in runs[m][0].metrics.get(test_set, {})]
-    return max(others, key=value)
+    return max(others, key=value) if others else None
 
 
 def check_claims(claims: list[dict], table_cfg: dict, runs: dict[str, list[Run]],
-                 paper: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+                 paper: pd.DataFrame, n_boot: int, seed: int, classification: str = "macro") -> pd.DataFrame:
     cells = paper_cells(table_cfg)
     rows = []
     for claim in claims:
@@ -89,18 +89,24 @@ def check_claims(claims: list[dict], table_cfg: dict, runs: dict[str, list[Run]]
                               f"{sorted(CLAIM_METRICS)})")
         values = {m: _paper_value(paper, cells.get((m, claim["metric"]))) for m in claim["models"]}
         column = pd.Series([_paper_value(paper, cell) for cell in same_metric]).dropna()
-        row = {"claim": claim["claim"], "source": claim.get("source", ""),
+        row = {"claim": claim["claim"], "source": claim.get("source", ""), "note": claim.get("note", ""),
                "paper": _paper_verdict(claim, values, column)}
         models = list(claim["models"])
         if claim["kind"] == "best" and models[0] in runs:
-            models.append(_opponent(claim, runs, test_set, metric))
+            opponent = _opponent(claim, runs, test_set, metric)
+            if opponent is None:
+                verdict = f"not comparable (no other model of this run reports {metric})"
+                rows.append(row | {"verdict": verdict})
+                continue
+            models.append(opponent)
         missing = [m for m in models if m not in runs]
         if missing:
             rows.append(row | {"verdict": f"not run ({', '.join(missing)})"})
             continue
         column = metric if metric in PER_SAMPLE_METRICS else "prob"
         labels, a, b = aligned_probabilities(runs[models[0]], runs[models[1]], test_set, column)
-        test = paired_test(labels, a, b, metric, n_boot=n_boot, seed=seed)
+        test = paired_test(labels, a, b, metric, n_boot=n_boot, seed=seed,
+                           groups=sample_folds(runs[models[0]], test_set), classification=classification)
         rows.append(row | {
             "versus": models[1], "ours": test["a"], "theirs": test["b"], "diff": test["diff"],
             "low": test["low"], "high": test["high"], "p": test["p"],
@@ -109,7 +115,9 @@ def check_claims(claims: list[dict], table_cfg: dict, runs: dict[str, list[Run]]
     return pd.DataFrame(rows)
 
 
-def render_claims(checked: pd.DataFrame, title: str, data_kind: str, provenance: dict) -> str:
+def render_claims(checked: pd.DataFrame, title: str, data_kind: str, provenance: dict,
+                  extra: list[str] = ()) -> str:
+    """The claims file; `extra`: further sections (the paper's table checked against itself)."""
     kind_line = ("**Toy data**: these verdicts test the pipeline, not the paper."
                  if data_kind == "toy" else "**Real data**.")
     lines = [f"# Claims of the paper, checked: {title}", "", kind_line, "",
@@ -130,11 +138,12 @@ def render_claims(checked: pd.DataFrame, title: str, data_kind: str, provenance:
             overlap = row["intervals"]
         else:
             versus = delta = overlap = "·"
-        lines.append(f"| {i} | {row['claim']} ({row['source']}) | {row['paper']} | {versus} | "
+        note = f" *Note: {row['note']}*" if row.get("note") else ""
+        lines.append(f"| {i} | {row['claim']} ({row['source']}){note} | {row['paper']} | {versus} | "
                      f"{delta} | {overlap} | **{row['verdict']}** |")
     held = checked["verdict"].str.startswith(("holds", "consistent")).sum()
     lines += ["", f"{held} of {len(checked)} claims hold in this run (\"no change\" claims: are "
               "consistent) as point estimates or better; "
               f"{checked['verdict'].eq('holds (significant)').sum()} with a paired interval "
               "excluding 0.", ""]
-    return "\n".join(lines)
+    return "\n".join([*lines, *extra])

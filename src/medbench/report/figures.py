@@ -85,12 +85,13 @@ def curves_figure(runs: dict[str, list[Run]], method_of: dict[str, str], out) ->
             path = run.directory / "metrics.csv"
             if not path.is_file():
                 raise DataError(f"{path}: per-epoch metrics missing")
-            log = pd.read_csv(path)
-            ax.plot(log["epoch"], log["train_loss"], color="tab:blue", lw=1, label="train loss")
-            ax.plot(log["epoch"], log["val_loss"], color="tab:orange", lw=1, label="val loss")
-            for metric, style in VALIDATION_METRICS.items():
-                if metric in log:
-                    twin.plot(log["epoch"], log[metric], lw=1, label=metric, **style)
+            history = pd.read_csv(path)
+            for _, log in history.groupby("fold") if "fold" in history else [(None, history)]:  # CV: per fold
+                ax.plot(log["epoch"], log["train_loss"], color="tab:blue", lw=1, label="train loss")
+                ax.plot(log["epoch"], log["val_loss"], color="tab:orange", lw=1, label="val loss")
+                for metric, style in VALIDATION_METRICS.items():
+                    if metric in log:
+                        twin.plot(log["epoch"], log[metric], lw=1, label=metric, **style)
         twin.set_ylim(0, 1)
         twin.tick_params(labelsize=6)
         ax.set_title(wrapped(method_of[model], 40), fontsize=8)

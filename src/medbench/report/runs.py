@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from medbench.errors import DataError
+from medbench.fileio import read_csv_with_text_ids
 
 SEED_DIR = re.compile(r"seed(\d+)")
 
@@ -31,8 +32,7 @@ class Run:
         path = self.directory / "predictions" / f"{test_set}.csv"
         if not path.is_file():
             raise DataError(f"{path}: predictions missing; re-run `medbench predict`")
-        id_column = pd.read_csv(path, nrows=0).columns[0]  # sample ids stay text ("00123")
-        return pd.read_csv(path, dtype={id_column: str})
+        return read_csv_with_text_ids(path)
 
 
 def load_runs(metrics_paths) -> dict[str, list[Run]]:
@@ -78,6 +78,13 @@ def aligned_probabilities(runs_a: list[Run], runs_b: list[Run], test_set: str, c
         raise DataError(f"{runs_a[0].model} and {runs_b[0].model}: different {test_set} samples")
     position = {sid: i for i, sid in enumerate(ids_b)}
     return labels, a, b[:, [position[sid] for sid in ids_a]]
+
+
+def sample_folds(runs: list[Run], test_set: str) -> np.ndarray | None:
+    """The cross-validation fold of every sample, in `seed_probabilities`' order (None without
+    folds): paired tests resample within folds."""
+    table = runs[0].predictions(test_set)
+    return table["fold"].to_numpy() if "fold" in table else None
 
 
 def classifies(runs: list[Run]) -> bool:

@@ -17,7 +17,7 @@ import pandas as pd
 from medbench.config import row_models
 from medbench.errors import ConfigError, DataError
 from medbench.evaluate.bootstrap import paired_test
-from medbench.report.runs import Run, aligned_probabilities, classifies
+from medbench.report.runs import Run, aligned_probabilities, classifies, sample_folds
 
 
 def table_columns(table_cfg: dict) -> dict[str, str]:
@@ -57,6 +57,15 @@ def read_paper_results(path: str | Path, columns: list[str]) -> pd.DataFrame:
     return paper.set_index("method")
 
 
+def _scale(table_cfg: dict, column: str) -> float:
+    """100 for the columns the paper prints in percent (`percent:`), else 1."""
+    return 100.0 if column in table_cfg.get("percent", ()) else 1.0
+
+
+def _digits(table_cfg: dict, column: str) -> int:
+    return 1 if column in table_cfg.get("percent", ()) else 3
+
+
 def _values(runs, test_set: str, metric: str) -> list[float]:
     return [float(v) for run in runs if (v := run.metrics.get(test_set, {}).get(metric)) is not None]
 
@@ -73,7 +82,8 @@ def build_table(table_cfg: dict, runs_by_model: dict[str, list[Run]]) -> pd.Data
         row = {"method": spec["method"], "model": " ".join(row_models(spec))}
         for col, src in columns.items():
             model, test_set, metric = cell_source(spec, col, src)
-            values = _values(runs_by_model.get(model, []), test_set, metric)
+            scale = _scale(table_cfg, col)
+            values = [v * scale for v in _values(runs_by_model.get(model, []), test_set, metric)]
             row[col] = round(float(np.mean(values)), 4) if values else math.nan
             if several:
                 row[f"{col}_sd"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else math.nan
@@ -96,14 +106,16 @@ def interval_table(table_cfg: dict, runs_by_model: dict[str, list[Run]]) -> pd.D
             model, test_set, metric = cell_source(spec, col, src)
             runs = runs_by_model.get(model, [])
             metrics = runs[0].metrics if len(runs) == 1 else {}
-            low, high = metrics.get(test_set, {}).get("ci", {}).get(metric, (math.nan, math.nan))
-            row[col] = "" if math.isnan(low) else f"[{low:.3f}, {high:.3f}]"
+            low, high = (v * _scale(table_cfg, col) for v in
+                         metrics.get(test_set, {}).get("ci", {}).get(metric, (math.nan, math.nan)))
+            d = _digits(table_cfg, col)
+            row[col] = "" if math.isnan(low) else f"[{low:.{d}f}, {high:.{d}f}]"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def paired_tests(table_cfg: dict, runs_by_model: dict[str, list[Run]], n_boot: int,
-                 seed: int) -> pd.DataFrame:
+                 seed: int, classification: str = "macro") -> pd.DataFrame:
     """Each classifier's metric minus the baseline's on the same test slices (paired bootstrap)."""
     spec = table_cfg["paired_test"]
     baseline, metric = spec["baseline"], spec["metric"]
@@ -117,29 +129,31 @@ def paired_tests(table_cfg: dict, runs_by_model: dict[str, list[Run]], n_boot: i
         for test_set in spec["test_sets"]:
             labels, ours, base = aligned_probabilities(runs_by_model[model], runs_by_model[baseline],
                                                        test_set)
-            result = paired_test(labels, ours, base, metric, n_boot=n_boot, seed=seed)
+            result = paired_test(labels, ours, base, metric, n_boot=n_boot, seed=seed,
+                                 groups=sample_folds(runs_by_model[model], test_set),
+                                 classification=classification)
             rows.append({"method": row["method"], "test_set": test_set,
                          **{k: result[k] for k in ("diff", "low", "high", "p")}})
     return pd.DataFrame(rows)
 
 
-def _cell(ours: float, paper: float, spread: str = "") -> str:
-    ours_s = "" if math.isnan(ours) else f"{ours:.3f}"
-    paper_s = "—" if math.isnan(paper) else f"{paper:.3f}"
+def _cell(ours: float, paper: float, spread: str = "", digits: int = 3) -> str:
+    ours_s = "" if math.isnan(ours) else f"{ours:.{digits}f}"
+    paper_s = "—" if math.isnan(paper) else f"{paper:.{digits}f}"
     if not ours_s:
         return f"· / {paper_s}"
-    delta = "" if math.isnan(paper) else f" ({ours - paper:+.3f})"
+    delta = "" if math.isnan(paper) else f" ({ours - paper:+.{digits}f})"
     if spread.startswith("±"):
         return f"**{ours_s} {spread}** / {paper_s}{delta}"
     spread = f" {spread}" if spread else ""
     return f"**{ours_s}**{spread} / {paper_s}{delta}"
 
 
-def _spread(ours: pd.DataFrame, intervals: pd.DataFrame | None, i: int, col: str) -> str:
+def _spread(ours: pd.DataFrame, intervals: pd.DataFrame | None, i: int, col: str, digits: int = 3) -> str:
     """"± sd" over seeds where the table has them, else the bootstrap interval (or "")."""
     sd = ours.loc[i, f"{col}_sd"] if f"{col}_sd" in ours else math.nan
     if not math.isnan(sd):
-        return f"± {sd:.3f}"
+        return f"± {sd:.{digits}f}"
     return "" if intervals is None else intervals.loc[i, col]
 
 
@@ -181,7 +195,8 @@ def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, da
         for i, row in ours.iterrows():
             paper_row = paper.loc[row["method"]] if row["method"] in paper.index else None
             cells = [_cell(row[c], math.nan if paper_row is None else float(paper_row[c]),
-                           _spread(ours, intervals, i, c)) for c in cols]
+                           _spread(ours, intervals, i, c, _digits(table_cfg, c)), _digits(table_cfg, c))
+                     for c in cols]
             if all(c.startswith("· / —") for c in cells):
                 continue  # the paper reports nothing here and we ran nothing
             lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")

@@ -50,16 +50,30 @@ class Study:
         """Study-only data-preparation steps (`medbench prepare <step>`), by name."""
         return {}
 
+    def folds(self, cfg: dict) -> list[int | None]:
+        """Cross-validation folds: one model is trained per fold, each tested on its fold's
+        test samples ([None]: no cross-validation)."""
+        return [None]
+
     def datasets(self, cfg: dict, data_dir: Path, protocol: str, names, seed: int,
-                 augment_train: bool = True) -> dict[str, Dataset]:
-        """torch Datasets of the splits `names` of `protocol` (train, val or test sets)."""
+                 augment_train: bool = True, fold: int | None = None) -> dict[str, Dataset]:
+        """torch Datasets of the splits `names` of `protocol` (train, val or test sets) of `fold`."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ results
     def predict(self, cfg: dict, model: torch.nn.Module, data_dir: Path, protocol: str, out_dir: Path,
-                device: torch.device) -> None:
-        """Write `<out_dir>/<test set>.csv` and `.npz` for every test set (`medbench predict`)."""
+                device: torch.device, fold: int | None = None) -> None:
+        """Write `<out_dir>/<test set>.csv` and `.npz` for every test set (`medbench predict`)
+        of `fold` (the pipeline merges the folds: each sample is tested once)."""
         raise NotImplementedError
+
+    def evaluate(self, cfg: dict, pred_dir: Path) -> dict:
+        """metrics.json of one run from its predictions (`medbench evaluate`); the default: the
+        shared classification / segmentation / Dice metrics with bootstrap intervals."""
+        from medbench.evaluate.evaluate import evaluate_predictions
+
+        return evaluate_predictions(pred_dir, list(cfg["test_sets"]),
+                                    cfg.get("evaluation", {}).get("bootstrap_samples", 1000), cfg["seed"])
 
     def table_sections(self, cfg: dict, data_dir: Path, protocol: str) -> list[str]:
         """Extra Markdown lines at the end of the result table (e.g. a leakage report)."""

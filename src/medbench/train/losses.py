@@ -1,8 +1,10 @@
-"""Multi-task loss composed from the study config.
+"""Losses composed from the study config.
 
 brain_ct (Japanese paper, eq. 1-5): L = l_cls*CE + l_seg*(l_ce*CE + l_dice*Dice) + l_rec*MSE.
-The segmentation term is averaged over the samples of the batch that carry a mask only; a
-batch with none contributes no segmentation loss.
+hubmap (§4.3): BCE (+ 0.2 BCE of an auxiliary head, switched between encoder levels).
+bus (Hybrid-MT-ESTAN §2.4, busbench): w_cls * (focal | weighted BCE) + w_seg * Dice on one logit.
+Segmentation terms are averaged over the samples of the batch that carry a mask only; a batch
+with none contributes no segmentation loss.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from segmentation_models_pytorch.losses import DiceLoss
+from torchvision.ops import sigmoid_focal_loss
 
 from medbench.errors import ConfigError
 
@@ -94,8 +97,54 @@ class AuxiliaryBCELoss(nn.Module):
         return total, {t: float(v.detach()) for t, v in parts.items()}
 
 
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+    """1 - (2 sum(y p) + s) / (sum(y) + sum(p) + s) over the whole batch flattened (busbench's
+    dice_loss, smooth 1): a batch without lesions still has a loss, which rewards empty masks."""
+    prob = torch.sigmoid(logits.float()).flatten()
+    target = target.float().flatten()
+    return 1 - (2 * (prob * target).sum() + smooth) / (target.sum() + prob.sum() + smooth)
+
+
+class BinaryMultiTaskLoss(nn.Module):
+    """One classification logit (malignant) and, when weighted, one segmentation logit per pixel.
+
+    `cls`: {name: focal, alpha, gamma} (the paper: alpha 0.5, gamma 2; torchvision's
+    sigmoid_focal_loss equals busbench's focal_loss_fixed) or {name: wbce, pos_weight} (busbench:
+    BCE with positives weighted 3). `weights`: {cls: w1, seg: w2} (paper 3 : 1).
+    """
+
+    def __init__(self, weights: dict[str, float], cls: dict, dice_smooth: float = 1.0):
+        super().__init__()
+        unknown = set(weights) - {"cls", "seg"}
+        if unknown:
+            raise ConfigError(f"loss.weights: unknown task(s) {sorted(unknown)}; known: ['cls', 'seg']")
+        if cls.get("name") not in ("focal", "wbce"):
+            raise ConfigError(f"loss.cls.name: {cls.get('name')!r}; known: focal, wbce")
+        self.weights, self.cls, self.dice_smooth = dict(weights), dict(cls), dice_smooth
+
+    def classification(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        target = label.float().view_as(logits)
+        if self.cls["name"] == "focal":
+            return sigmoid_focal_loss(logits, target, alpha=self.cls.get("alpha", 0.25),
+                                      gamma=self.cls.get("gamma", 2.0), reduction="mean")
+        pos_weight = torch.tensor(self.cls.get("pos_weight", 1.0), device=logits.device)
+        return F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight)
+
+    def forward(self, outputs: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        parts = {"cls": self.classification(outputs["cls"].float(), batch["label"])}
+        if "seg" in self.weights:
+            keep = batch["has_mask"].bool()
+            parts["seg"] = (soft_dice_loss(outputs["seg"][keep][:, 0], batch["mask"][keep], self.dice_smooth)
+                            if keep.any() else outputs["seg"].sum() * 0.0)
+        total = sum(self.weights[t] * v for t, v in parts.items())
+        return total, {t: float(v.detach()) for t, v in parts.items()}
+
+
 def build_loss(loss_cfg: dict, epochs: int) -> nn.Module:
-    """The loss a recipe names: `bce` (+ optional `aux`) for hubmap, else the multi-task loss."""
+    """The loss a recipe names: `bce` (+ optional `aux`) for hubmap, `binary_multitask` for bus,
+    else the multi-task loss."""
+    if loss_cfg.get("name") == "binary_multitask":
+        return BinaryMultiTaskLoss(loss_cfg["weights"], loss_cfg["cls"], loss_cfg.get("dice_smooth", 1.0))
     if loss_cfg.get("name") == "bce":
         aux = loss_cfg.get("aux") or {}
         return AuxiliaryBCELoss(epochs, aux.get("weight", 0.2), tuple(aux.get("levels", ())),

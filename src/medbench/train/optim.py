@@ -59,7 +59,8 @@ def build_schedule(cfg: dict, optimizer, steps_per_epoch: int, epochs: int, mode
         return Schedule(sched, "step")
     if name == "plateau":
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode=mode, factor=cfg.get("factor", 0.1), patience=cfg.get("patience", 10))
+            optimizer, mode=mode, factor=cfg.get("factor", 0.1), patience=cfg.get("patience", 10),
+            min_lr=cfg.get("min_lr", 0.0))
         return Schedule(sched, "epoch")
     if name == "constant":
         return Schedule(None, "never")

@@ -10,11 +10,13 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 from torch.utils.data import Dataset
 
+from medbench.checkpoint import save_checkpoint
 from medbench.config import model_config
 from medbench.errors import ConfigError
-from medbench.fileio import file_digest
+from medbench.fileio import file_digest, write_csv
 from medbench.models import create_model
 from medbench.seeding import seed_everything
 from medbench.train.losses import build_loss
@@ -89,3 +91,23 @@ def train_model(cfg: dict, model_name: str, protocol: str, datasets: Callable[[]
     trainer = trainer_cls(model, build_loss(recipe["loss"], recipe["epochs"]), optimizer, schedule,
                           data["train"], data["val"], Path(out_dir), trainer_cfg, meta)
     return trainer.fit()
+
+
+def train_folds(cfg: dict, model_name: str, protocol: str, datasets: Callable[[int | None], Callable],
+                folds: list[int | None], data_dir, out_dir, device: str | None = None,
+                frozen_checkpoint: str | None = None) -> dict:
+    """One training per fold (`datasets(fold)` builds its datasets) in `<out_dir>/fold<k>/`, each
+    resumable on its own. The run's `model.pt` then names its folds' models and `metrics.csv`
+    holds every fold's epochs (a `fold` column). Without folds ([None]): one plain training."""
+    if folds == [None]:
+        return train_model(cfg, model_name, protocol, datasets(None), data_dir, out_dir, device,
+                           frozen_checkpoint)
+    out_dir = Path(out_dir)
+    results = {fold: train_model(cfg, model_name, protocol, datasets(fold), data_dir, out_dir / f"fold{fold}",
+                                 device, frozen_checkpoint) for fold in folds}
+    history = pd.concat([pd.DataFrame(r["history"]).assign(fold=fold) for fold, r in results.items()],
+                        ignore_index=True)
+    write_csv(out_dir / "metrics.csv", history[["fold", *history.columns.drop("fold")]])
+    save_checkpoint(out_dir / "model.pt", {"folds": {fold: f"fold{fold}/model.pt" for fold in folds}})
+    return {"best_epoch": {f: r["best_epoch"] for f, r in results.items()},
+            "best_score": {f: r["best_score"] for f, r in results.items()}, "history": history}

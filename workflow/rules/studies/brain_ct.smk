@@ -89,7 +89,7 @@ rule brain_ct_figure_gradcam:
         figure=report_entry(figure_file("{table}", "gradcam"), FIGURE_CAPTION, "gradcam"),
         stats=f"{PATHS['results']}/figures/{{table}}/gradcam.csv",
     wildcard_constraints:
-        table=study_tables("brain_ct"),
+        table=result_tables("brain_ct"),
     params:
         **BRAIN_CT_FIGURE_PARAMS,
         caption=figure_caption("brain_ct", "gradcam"),
@@ -112,7 +112,7 @@ rule brain_ct_figure_overlays:
     output:
         report_entry(figure_file("{table}", "overlays"), FIGURE_CAPTION, "overlays"),
     wildcard_constraints:
-        table=study_tables("brain_ct"),
+        table=result_tables("brain_ct"),
     params:
         **BRAIN_CT_FIGURE_PARAMS,
         caption=figure_caption("brain_ct", "overlays"),

@@ -117,7 +117,7 @@ rule hubmap_figure_organs:
     output:
         report_entry(figure_file("{table}", "organs"), FIGURE_CAPTION, "organs"),
     wildcard_constraints:
-        table=study_tables("hubmap"),
+        table=result_tables("hubmap"),
     params:
         **HUBMAP_FIGURE_PARAMS,
         caption=figure_caption("hubmap", "organs"),
@@ -137,7 +137,7 @@ rule hubmap_figure_stain:
     output:
         report_entry(figure_file("{table}", "stain"), FIGURE_CAPTION, "stain"),
     wildcard_constraints:
-        table=study_tables("hubmap"),
+        table=result_tables("hubmap"),
     params:
         **HUBMAP_FIGURE_PARAMS,
         caption=figure_caption("hubmap", "stain"),
@@ -158,7 +158,7 @@ rule hubmap_figure_masks:
     output:
         report_entry(figure_file("{table}", "masks"), FIGURE_CAPTION, "masks"),
     wildcard_constraints:
-        table=study_tables("hubmap"),
+        table=result_tables("hubmap"),
     params:
         **HUBMAP_FIGURE_PARAMS,
         caption=figure_caption("hubmap", "masks"),

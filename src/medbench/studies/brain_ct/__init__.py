@@ -47,8 +47,8 @@ class BrainCT(Study):
         return {"ingest": _ingest}
 
     def split(self, cfg, data_dir):
+        from medbench.data.cache import SliceCache
         from medbench.fileio import write_csv
-        from medbench.studies.brain_ct.cache import SliceCache
         from medbench.studies.brain_ct.splits import leakage_report, make_splits, split_summary
 
         index = SliceCache.load(slices_dir(data_dir)).index
@@ -59,12 +59,12 @@ class BrainCT(Study):
         log.info("splits:\n%s", split_summary(splits, cfg["split"]["label"]).to_string(index=False))
         log.info("leakage (test patients also in train):\n%s", leakage.to_string(index=False))
 
-    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True):
+    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None):
         from medbench.studies.brain_ct.dataset import slice_datasets
 
         return slice_datasets(cfg, data_dir, protocol, names, seed, augment_train)
 
-    def predict(self, cfg, model, data_dir, protocol, out_dir, device):
+    def predict(self, cfg, model, data_dir, protocol, out_dir, device, fold=None):
         from medbench.evaluate.predict import predict_test_sets
 
         datasets = self.datasets(cfg, data_dir, protocol, self.test_sets, cfg["seed"])

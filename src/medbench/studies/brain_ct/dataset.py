@@ -10,8 +10,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from medbench.data.cache import SliceCache
 from medbench.errors import DataError
-from medbench.studies.brain_ct.cache import SliceCache
 from medbench.studies.brain_ct.layout import slices_dir, splits_file
 
 

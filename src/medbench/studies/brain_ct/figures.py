@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from medbench.config import table_config
+from medbench.data.cache import SliceCache
 from medbench.errors import DataError
 from medbench.fileio import write_csv
 from medbench.metrics import binary_iou
@@ -25,7 +27,6 @@ from medbench.report.figures import blank, outline, save_figure, wrapped
 from medbench.report.gradcam import energy_in_mask, grad_cam
 from medbench.report.runs import Run
 from medbench.report.tables import model_labels
-from medbench.studies.brain_ct.cache import SliceCache
 from medbench.studies.brain_ct.dataset import protocol_rows
 from medbench.studies.brain_ct.layout import slices_dir
 
@@ -108,7 +109,7 @@ def overlay_figure(cfg: dict, spec: dict, runs: dict[str, list[Run]], data_dir, 
     models = [m for m in spec["models"] if m in runs]
     if not models:
         raise DataError(f"overlay figure: none of {spec['models']} was run")
-    method_of = model_labels(cfg["table"])
+    method_of = model_labels(table_config(cfg))
     cache = SliceCache.load(slices_dir(data_dir))
     preds = {m: _seg_predictions(runs[m][0], spec["test_set"]) for m in models}
     row_of = {sid: i for i, sid in enumerate(cache.index["slice_id"])}

@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from medbench.data.cache import SliceCache
 from medbench.data.io.dicom import DicomReadError, read_ct_hu, window
 from medbench.data.io.masks import MaskReadError, read_mask
 from medbench.errors import DataError
 from medbench.progress import progress
-from medbench.studies.brain_ct.cache import SliceCache
 
 log = logging.getLogger(__name__)
 

@@ -78,12 +78,12 @@ class Hubmap(Study):
     def steps(self):
         return {"stain-target": _fit_stain_target, "preprocess": _preprocess}
 
-    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True):
+    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None):
         from medbench.studies.hubmap.dataset import split_datasets
 
         return split_datasets(cfg, data_dir, names, seed, augment_train)
 
-    def predict(self, cfg, model, data_dir, protocol, out_dir, device):
+    def predict(self, cfg, model, data_dir, protocol, out_dir, device, fold=None):
         from medbench.studies.hubmap.predict import predict_hubmap
 
         predict_hubmap(cfg, model, _read_splits(data_dir), cache_dir(data_dir), out_dir, device)

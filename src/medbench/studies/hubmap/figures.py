@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
+from medbench.config import table_config
 from medbench.errors import DataError
 from medbench.report.figures import blank, outline, save_figure, wrapped
 from medbench.report.runs import Run
@@ -79,7 +80,7 @@ def stain_figure(cfg: dict, spec: dict, runs: dict[str, list[Run]], data_dir, pr
 
 def masks_figure(cfg: dict, spec: dict, runs: dict[str, list[Run]], data_dir, protocol: str, out) -> None:
     """Rows: the table's models on `spec.test_set`; columns: their losses; first column: truth."""
-    table_cfg, splits = cfg["table"], read_hubmap_splits(layout.splits_file(data_dir))
+    table_cfg, splits = table_config(cfg), read_hubmap_splits(layout.splits_file(data_dir))
     test = splits[splits["set"] == spec["test_set"]]
     if spec.get("organ"):
         test = test[test["organ"] == spec["organ"]]

@@ -1,9 +1,9 @@
-"""The slice cache that training reads: one uint8 array per modality plus an index table.
+"""An image cache that training reads: one uint8 array of images, one of masks, an index table.
 
 Layout of a cache directory:
-    images.npy   uint8 (N, S, S)   windowed intensities x 255
-    masks.npy    uint8 (N, S, S)   0/1 (all zero where the slice has no mask)
-    index.csv    one row per slice (ids, hospital, patient, labels, has_mask)
+    images.npy   uint8 (N, S, S) or (N, S, S, 3)   resized images (brain_ct: windowed HU x 255)
+    masks.npy    uint8 (N, S, S)   0/1 (all zero where the sample has no mask)
+    index.csv    one row per sample (ids, labels, has_mask, the study's columns)
 
 Memory-mapped on read, so opening a large cache is instant and each worker reads only
 what it needs.
@@ -32,7 +32,7 @@ class SliceCache:
         root = Path(root)
         missing = [n for n in ("images.npy", "masks.npy", "index.csv") if not (root / n).is_file()]
         if missing:
-            raise DataError(f"{root}: incomplete slice cache, missing {missing}; re-run ingestion")
+            raise DataError(f"{root}: incomplete slice cache, missing {missing}; re-run the ingest step")
         cache = cls(
             images=np.load(root / "images.npy", mmap_mode="r"),
             masks=np.load(root / "masks.npy", mmap_mode="r"),

@@ -126,6 +126,18 @@ def test_duplicates_are_one_group_even_across_classes(cache, data_dir):
     assert cross["group"].nunique() == 1 and set(cross["label"]) == {0, 1}
     duplicates = pd.read_csv(data_dir / "duplicates.csv")
     assert duplicates["labels_disagree"].any()
+    # only the two planted pairs: distinct images must not collide on a partial hash
+    assert sorted(duplicates["image_id"]) == sorted(
+        ["busi:benign/benign (1)", "busi:benign/benign (25)", "busi:benign/benign (4)",
+         "busi:malignant/malignant (13)"])
+
+
+def test_folds_have_the_configured_validation_share(cache):
+    splits = cross_validation(cache.index, {"n_folds": 5, "val_fraction": 0.15}, seed=0)
+    for _, fold in splits.groupby("fold"):
+        roles = fold["role"].value_counts()
+        assert roles["test"] / len(fold) == pytest.approx(0.2, abs=0.05)
+        assert roles["val"] / (roles["val"] + roles["train"]) == pytest.approx(0.15, abs=0.05)
 
 
 def test_folds_test_every_image_once_and_keep_cases_together(cache):

@@ -137,7 +137,7 @@ def ingest(records: list[dict], out_dir, size: int, mask_resize: str = "nearest"
         }
     )
     hashes = [average_hash(image) for image in images]
-    index["dup_group"] = [f"dup:{h[:16]}" for h in hashes]
+    index["dup_group"] = [f"dup:{h}" for h in hashes]
     index["group"] = _groups(index)
     cache = SliceCache(images=images, masks=masks, index=index)
     cache.save(out_dir)

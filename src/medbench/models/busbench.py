@@ -147,8 +147,9 @@ class SqueezeExcitation(nn.Module):
 
 
 class VggaVit(UnetMultitask):
-    def __init__(self, embed_dim: int = 768, depth: int = 12, num_heads: int = 12, pretrained: bool = False):
-        super().__init__("vgg16", pretrained)
+    def __init__(self, embed_dim: int = 768, depth: int = 12, num_heads: int = 12, pretrained: bool = False,
+                 encoder: str = "vgg16"):
+        super().__init__(encoder, pretrained)
         self.project = nn.Conv2d(self.net.encoder.out_channels[-1], embed_dim, 1)
         self.excite = SqueezeExcitation(embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -182,6 +183,6 @@ def chowdary(encoder: str = "resnet34", img_size: int | None = None, pretrained:
 
 
 @register_model
-def vgga_vit(embed_dim: int = 768, depth: int = 12, num_heads: int = 12, img_size: int | None = None,
-             pretrained: bool = False, pretrained_path: str | None = None) -> nn.Module:
-    return VggaVit(embed_dim, depth, num_heads, pretrained)
+def vgga_vit(embed_dim: int = 768, depth: int = 12, num_heads: int = 12, encoder: str = "vgg16",
+             img_size: int | None = None, pretrained: bool = False, pretrained_path: str | None = None) -> nn.Module:
+    return VggaVit(embed_dim, depth, num_heads, pretrained, encoder)

@@ -172,13 +172,36 @@ def test_bus_tables_are_the_mean_of_five_folds(workdir):
         assert (workdir / "results/figures/table3" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_swinfuse_table_fills_every_cell_of_the_rows_run(workdir):
+    table = pd.read_csv(workdir / "results" / "table5.csv").set_index("model")
+    assert len(table) == 5
+    run = table.loc[["scratch", "ssl_ct", "swinfuse"]]
+    columns = ["brats21_tc", "brats21_wt", "brats21_et", "brats21_mean", "msd01_wt", "msd10_dice",
+               "brats21_mean_bestval", "msd01_wt_bestval", "msd10_dice_bestval"]
+    assert run[columns].notna().all().all() and ((run[columns] >= 0) & (run[columns] <= 100)).all().all()
+    assert table.loc["ssl_mr", columns].isna().all()  # not in the smoke run: an empty row
+    markdown = (workdir / "results" / "table5.md").read_text()
+    assert "| SwinFUSE (CT+MR, DIM) | CT+MR | ID | ID | ID |" in markdown  # in- or out-of-distribution
+    assert "| Swin UNETR + CT SSL | CT | OOD | OOD | ID |" in markdown
+    leakage = pd.read_csv(workdir / "data/interim/swinfuse/pretrain_leakage.csv").set_index("protocol")
+    assert leakage.loc["ours: by patient", "val_patients_with_a_training_volume"] == 0
+    claims = (workdir / "results" / "table5_claims.md").read_text()
+    assert "relative" in claims and "not run (ssl_mr)" in claims
+    history = pd.read_csv(workdir / "runs/swinfuse/paper/seed0/pretrain_fuse/metrics.csv")
+    terms = {"train_rot_loss", "train_contrast_loss", "train_rec_loss", "train_jsd_loss", "val_rec"}
+    assert terms <= set(history)
+    for name in ("pretrain_curves", "overlays", "id_ood", "curves"):
+        assert (workdir / "results/figures/table5" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_report_holds_the_table_and_every_figure(workdir):
     run = snakemake(workdir, "--report", "results/report.html")
     assert run.returncode == 0, run.stderr[-2000:]
     html = (workdir / "results" / "report.html").read_text(errors="replace")
     for name in ("table1.csv", "table1_claims.md", "gradcam.png", "roc.png", "overlays.png",
                  "curves.png", "Grad-CAM of MTL-Swin-Unet", "table2.csv", "organs.png", "stain.png",
-                 "masks.png", "Vahadane", "table3.csv", "roc_folds.png"):
+                 "masks.png", "Vahadane", "table3.csv", "roc_folds.png", "table5.csv",
+                 "pretrain_curves.png", "id_ood.png"):
         assert name in html, name
 
 

@@ -76,10 +76,11 @@ def _cmd_train(args) -> None:
 
     def datasets(fold):
         return partial(study.datasets, cfg, Path(args.data), args.protocol, ("train", "val"), cfg["seed"],
-                       fold=fold)
+                       fold=fold, model=args.model)
 
-    result = train_folds(cfg, args.model, args.protocol, datasets, study.folds(cfg), args.data, args.out,
-                         device=args.device, frozen_checkpoint=args.frozen_checkpoint)
+    result = train_folds(cfg, args.model, args.protocol, datasets, study.folds(cfg, args.model), args.data,
+                         args.out, device=args.device, frozen_checkpoint=args.frozen_checkpoint,
+                         fold_recipe=partial(study.fold_recipe, cfg, args.model))
     log.info("best epoch %s (%s)", result["best_epoch"], result["best_score"])
 
 

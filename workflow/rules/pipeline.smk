@@ -12,7 +12,8 @@ wildcard_constraints:
 
 
 # what train and predict use of a study config, beside the model's recipe and training seed
-MODEL_SECTIONS = ("seed", "data", "split", "augmentation")
+# (sections a study does not have are skipped; swinfuse: its tasks and pre-training data)
+MODEL_SECTIONS = ("seed", "data", "split", "augmentation", "tasks", "pretrain")
 
 
 rule train:

@@ -56,7 +56,7 @@ def iou_ci(intersections, unions, **kwargs) -> dict[str, tuple[float, float]]:
 
 # metrics that are the mean of a per-sample score (hubmap: Dice per image; bus: DSC and Jaccard
 # per image with a mask, NaN for the others)
-PER_SAMPLE_METRICS = ("dice", "dsc", "ji")
+PER_SAMPLE_METRICS = ("dice", "dice_mean", "dsc", "ji")
 # the classification metrics of a study (`evaluation.classification`): brain_ct's Table 1 (macro
 # F1, AUC of the probabilities) or bus's (binary F1, AUC of the 0/1 predictions, sens, spec, ...)
 CLASSIFICATION_METRICS = {"macro": classification_metrics, "binary": binary_classification_metrics}

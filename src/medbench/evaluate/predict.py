@@ -50,18 +50,20 @@ def predict_test_sets(model: torch.nn.Module, datasets: dict[str, Dataset], out_
 def merge_fold_predictions(fold_dirs: dict[int, Path], out_dir) -> None:
     """The predictions of every fold's model on its own test samples, as one set of files: csv
     rows concatenated with a `fold` column after the sample id; npz arrays concatenated along
-    the samples (keys named per sample, as hubmap's, are united)."""
+    the samples (keys named per sample, as hubmap's, are united). A fold that does not test a
+    set (swinfuse: each task's network tests its own task only) adds nothing to it."""
     out_dir = Path(out_dir)
     names = sorted({path.stem for folder in fold_dirs.values() for path in folder.glob("*.csv")})
     for name in names:
+        folders = {fold: folder for fold, folder in fold_dirs.items() if (folder / f"{name}.csv").is_file()}
         tables = []
-        for fold, folder in fold_dirs.items():
+        for fold, folder in folders.items():
             table = read_csv_with_text_ids(folder / f"{name}.csv")
             table.insert(1, "fold", fold)
             tables.append(table)
         write_csv(out_dir / f"{name}.csv", pd.concat(tables, ignore_index=True))
         arrays: dict[str, list[np.ndarray]] = {}
-        for folder in fold_dirs.values():
+        for folder in folders.values():
             with np.load(folder / f"{name}.npz") as fold_arrays:
                 for key in fold_arrays.files:
                     arrays.setdefault(key, []).append(fold_arrays[key])

@@ -7,6 +7,7 @@ from medbench.models import (  # noqa: F401  (registration)
     estan,
     joint,
     swin_unet,
+    swinfuse,
     unet,
 )
 from medbench.models.registry import create_model, list_models, register_model

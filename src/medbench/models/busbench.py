@@ -184,5 +184,6 @@ def chowdary(encoder: str = "resnet34", img_size: int | None = None, pretrained:
 
 @register_model
 def vgga_vit(embed_dim: int = 768, depth: int = 12, num_heads: int = 12, encoder: str = "vgg16",
-             img_size: int | None = None, pretrained: bool = False, pretrained_path: str | None = None) -> nn.Module:
+             img_size: int | None = None, pretrained: bool = False,
+             pretrained_path: str | None = None) -> nn.Module:
     return VggaVit(embed_dim, depth, num_heads, pretrained, encoder)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from medbench.errors import ConfigError
 from medbench.evaluate.bootstrap import CLASSIFICATION_METRICS, PER_SAMPLE_METRICS, paired_test
+from medbench.report.relative_claims import RELATIVE_KINDS, check_relative_claim
 from medbench.report.runs import Run, aligned_probabilities, sample_folds
 from medbench.report.tables import cell_source, table_columns
 
@@ -81,6 +82,9 @@ def check_claims(claims: list[dict], table_cfg: dict, runs: dict[str, list[Run]]
     cells = paper_cells(table_cfg)
     rows = []
     for claim in claims:
+        if claim["kind"] in RELATIVE_KINDS:
+            rows += check_relative_claim(claim, runs, n_boot, seed)
+            continue
         test_set, metric = claim["metric"].split(".")
         same_metric = [cell for (_, source), cell in cells.items() if source == claim["metric"]]
         if metric not in CLAIM_METRICS or not same_metric:

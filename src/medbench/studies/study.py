@@ -50,14 +50,20 @@ class Study:
         """Study-only data-preparation steps (`medbench prepare <step>`), by name."""
         return {}
 
-    def folds(self, cfg: dict) -> list[int | None]:
-        """Cross-validation folds: one model is trained per fold, each tested on its fold's
-        test samples ([None]: no cross-validation)."""
+    def folds(self, cfg: dict, model: str | None = None) -> list[int | str | None]:
+        """What one run of `model` trains a network for: cross-validation folds (bus) or
+        downstream tasks (swinfuse), each tested on its own test samples ([None]: one network)."""
         return [None]
 
+    def fold_recipe(self, cfg: dict, model: str, fold: int | str | None) -> dict:
+        """Changes to `model`'s recipe for one fold (e.g. a task's input channels and loss)."""
+        return {}
+
     def datasets(self, cfg: dict, data_dir: Path, protocol: str, names, seed: int,
-                 augment_train: bool = True, fold: int | None = None) -> dict[str, Dataset]:
-        """torch Datasets of the splits `names` of `protocol` (train, val or test sets) of `fold`."""
+                 augment_train: bool = True, fold: int | str | None = None,
+                 model: str | None = None) -> dict[str, Dataset]:
+        """torch Datasets of the splits `names` of `protocol` (train, val or test sets) of `fold`
+        (for `model`, where the data depend on it: e.g. its pre-training modalities)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ results

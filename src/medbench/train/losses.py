@@ -3,6 +3,7 @@
 brain_ct (Japanese paper, eq. 1-5): L = l_cls*CE + l_seg*(l_ce*CE + l_dice*Dice) + l_rec*MSE.
 hubmap (§4.3): BCE (+ 0.2 BCE of an auxiliary head, switched between encoder levels).
 bus (Hybrid-MT-ESTAN §2.4, busbench): w_cls * (focal | weighted BCE) + w_seg * Dice on one logit.
+swinfuse: the self-supervised terms (train/ssl.py) and MONAI's Dice on volumes (train/volumes.py).
 Segmentation terms are averaged over the samples of the batch that carry a mask only; a batch
 with none contributes no segmentation loss.
 """
@@ -142,7 +143,15 @@ class BinaryMultiTaskLoss(nn.Module):
 
 def build_loss(loss_cfg: dict, epochs: int) -> nn.Module:
     """The loss a recipe names: `bce` (+ optional `aux`) for hubmap, `binary_multitask` for bus,
-    else the multi-task loss."""
+    `ssl` / `dice` for swinfuse's pre-training / 3-D fine-tuning, else the multi-task loss."""
+    if loss_cfg.get("name") == "ssl":
+        from medbench.train.ssl import SSLLoss
+
+        return SSLLoss(**{k: v for k, v in loss_cfg.items() if k != "name"})
+    if loss_cfg.get("name") == "dice":
+        from medbench.train.volumes import VolumeDiceLoss
+
+        return VolumeDiceLoss(loss_cfg.get("activation", "sigmoid"))
     if loss_cfg.get("name") == "binary_multitask":
         return BinaryMultiTaskLoss(loss_cfg["weights"], loss_cfg["cls"], loss_cfg.get("dice_smooth", 1.0))
     if loss_cfg.get("name") == "bce":

@@ -2,7 +2,9 @@
 
 Schedules step either per iteration ("poly", as Swin-Unet and the brain_ct paper, eq. 6:
 lr = base * (1 - iter / max_iter) ** power) or per epoch ("plateau": ReduceLROnPlateau on the
-monitored validation metric), or never ("constant").
+monitored validation metric), or never ("constant"). "cosine": per iteration, MONAI's
+WarmupCosineSchedule (linear warm-up over `warmup_steps`, then cosine decay to 0 over the run;
+SwinFUSE's pre-training and, per iteration instead of per epoch, its fine-tuning).
 """
 
 from __future__ import annotations
@@ -64,4 +66,10 @@ def build_schedule(cfg: dict, optimizer, steps_per_epoch: int, epochs: int, mode
         return Schedule(sched, "epoch")
     if name == "constant":
         return Schedule(None, "never")
-    raise ConfigError(f"schedule.name: unknown schedule '{name}'; known: poly, plateau, constant")
+    if name == "cosine":
+        from monai.optimizers import WarmupCosineSchedule
+
+        total = steps_per_epoch * epochs
+        warmup = min(cfg.get("warmup_steps", 0), total - 1)
+        return Schedule(WarmupCosineSchedule(optimizer, warmup_steps=warmup, t_total=total), "step")
+    raise ConfigError(f"schedule.name: unknown schedule '{name}'; known: poly, plateau, constant, cosine")

@@ -14,11 +14,12 @@ import pandas as pd
 from torch.utils.data import Dataset
 
 from medbench.checkpoint import save_checkpoint
-from medbench.config import model_config
+from medbench.config import deep_merge, model_config
 from medbench.errors import ConfigError
 from medbench.fileio import file_digest, write_csv
 from medbench.models import create_model
 from medbench.seeding import seed_everything
+from medbench.train import ssl, volumes  # noqa: F401 (their Trainer variants register themselves)
 from medbench.train.losses import build_loss
 from medbench.train.optim import build_optimizer, build_schedule
 from medbench.train.trainer import TrainerConfig, get_trainer
@@ -59,10 +60,12 @@ def _fingerprint(cfg, recipe, protocol, data_dir, frozen_checkpoint) -> dict:
 
 
 def train_model(cfg: dict, model_name: str, protocol: str, datasets: Callable[[], dict[str, Dataset]],
-                data_dir, out_dir, device: str | None = None, frozen_checkpoint: str | None = None) -> dict:
+                data_dir, out_dir, device: str | None = None, frozen_checkpoint: str | None = None,
+                recipe_changes: dict | None = None) -> dict:
     """Train `model_name` on `datasets()["train"]`, validating on `["val"]` (built after seeding);
-    `data_dir`'s files and the recipe fingerprint the run for resuming."""
-    recipe = model_config(cfg, model_name)
+    `data_dir`'s files and the recipe fingerprint the run for resuming. `recipe_changes`: a
+    fold's changes to the model's recipe (merged into it)."""
+    recipe = deep_merge(model_config(cfg, model_name), recipe_changes or {})
     _check_frozen(model_name, recipe, frozen_checkpoint)
     seed_everything(cfg["seed"])
     data = datasets()
@@ -94,17 +97,18 @@ def train_model(cfg: dict, model_name: str, protocol: str, datasets: Callable[[]
 
 
 def train_folds(cfg: dict, model_name: str, protocol: str, datasets: Callable[[int | None], Callable],
-                folds: list[int | None], data_dir, out_dir, device: str | None = None,
-                frozen_checkpoint: str | None = None) -> dict:
+                folds: list[int | str | None], data_dir, out_dir, device: str | None = None,
+                frozen_checkpoint: str | None = None,
+                fold_recipe: Callable[[int | str | None], dict] | None = None) -> dict:
     """One training per fold (`datasets(fold)` builds its datasets) in `<out_dir>/fold<k>/`, each
     resumable on its own. The run's `model.pt` then names its folds' models and `metrics.csv`
     holds every fold's epochs (a `fold` column). Without folds ([None]): one plain training."""
     if folds == [None]:
         return train_model(cfg, model_name, protocol, datasets(None), data_dir, out_dir, device,
                            frozen_checkpoint)
-    out_dir = Path(out_dir)
+    out_dir, fold_recipe = Path(out_dir), fold_recipe or (lambda fold: {})
     results = {fold: train_model(cfg, model_name, protocol, datasets(fold), data_dir, out_dir / f"fold{fold}",
-                                 device, frozen_checkpoint) for fold in folds}
+                                 device, frozen_checkpoint, fold_recipe(fold)) for fold in folds}
     history = pd.concat([pd.DataFrame(r["history"]).assign(fold=fold) for fold, r in results.items()],
                         ignore_index=True)
     write_csv(out_dir / "metrics.csv", history[["fold", *history.columns.drop("fold")]])

@@ -59,7 +59,7 @@ class BrainCT(Study):
         log.info("splits:\n%s", split_summary(splits, cfg["split"]["label"]).to_string(index=False))
         log.info("leakage (test patients also in train):\n%s", leakage.to_string(index=False))
 
-    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None):
+    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None, model=None):
         from medbench.studies.brain_ct.dataset import slice_datasets
 
         return slice_datasets(cfg, data_dir, protocol, names, seed, augment_train)

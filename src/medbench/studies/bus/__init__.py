@@ -56,10 +56,10 @@ class Bus(Study):
         write_csv(leakage_file(data_dir), leakage)
         log.info("folds:\n%s", leakage.to_string(index=False))
 
-    def folds(self, cfg):
+    def folds(self, cfg, model=None):
         return list(range(cfg["split"]["n_folds"]))
 
-    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None):
+    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None, model=None):
         import pandas as pd
 
         from medbench.data.cache import SliceCache

@@ -16,17 +16,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import DataLoader
 
 from medbench.errors import DataError
 from medbench.evaluate.bootstrap import percentile_interval
 from medbench.fileio import atomic_path, read_csv_with_text_ids, write_csv
 from medbench.metrics import binary_classification_metrics, overlap_per_image
-from medbench.models.inference import infer
 
 
-def predict_fold(model: torch.nn.Module, dataset, test_set: str, out_dir, device: torch.device) -> None:
+def predict_fold(model, dataset, test_set: str, out_dir, device) -> None:
+    # imported here: evaluation needs only the metrics, not the models (seconds per job)
+    from torch.utils.data import DataLoader
+
+    from medbench.models.inference import infer
+
     pred = infer(
         model,
         DataLoader(dataset, batch_size=32),

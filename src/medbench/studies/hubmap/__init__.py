@@ -78,7 +78,7 @@ class Hubmap(Study):
     def steps(self):
         return {"stain-target": _fit_stain_target, "preprocess": _preprocess}
 
-    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None):
+    def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None, model=None):
         from medbench.studies.hubmap.dataset import split_datasets
 
         return split_datasets(cfg, data_dir, names, seed, augment_train)

@@ -1,0 +1,27 @@
+"""Where the swinfuse study keeps its prepared data, and its test sets (no heavy imports: the
+Snakefile loads the study to read its schema)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# the downstream tasks: each fine-tuned network is tested on its task's test cases
+TEST_SETS = ("brats21", "msd01", "msd10")
+
+
+def volumes_file(data_dir) -> Path:
+    """Every validated volume (`medbench prepare ingest`)."""
+    return Path(data_dir) / "volumes.csv"
+
+
+def overlap_file(data_dir) -> Path:
+    return Path(data_dir) / "overlap.csv"
+
+
+def splits_file(data_dir) -> Path:
+    return Path(data_dir) / "splits.csv"
+
+
+def leakage_file(data_dir) -> Path:
+    """Pre-training validation patients with a training volume: ours vs the released code's split."""
+    return Path(data_dir) / "pretrain_leakage.csv"

@@ -1,0 +1,107 @@
+# swinfuse's own rules: the datasets validated into one index (nothing copied: training reads
+# the NIfTI files), the pre-training and downstream splits (prepared data in <interim>/swinfuse),
+# and its own figures. Pre-training and fine-tuning runs are models of the generic train rule:
+# a row's `requires` names its pre-training run, whose model.pt its training takes.
+SWINFUSE_DATA = data_dir("swinfuse")
+SWINFUSE_RAW = config["swinfuse"]["raw"]
+SWINFUSE_INDEX = f"{SWINFUSE_DATA}/volumes.csv"
+SWINFUSE_SPLITS = f"{SWINFUSE_DATA}/splits.csv"
+SWINFUSE_FIGURES = STUDY["swinfuse"].get("figures", {})
+# the toy generator writes every dataset under one root, in the real folder names
+SWINFUSE_TOY_LAYOUT = {"synthrad": "synthrad2023/Task1/brain", "brats21": "brats2021",
+                       "brats21_folds": "brats2021/brats21_folds.json", "msd01": "msd/Task01_BrainTumour",
+                       "msd10": "msd/Task10_Colon"}
+SWINFUSE_TOY_ROOT = os.path.commonpath([SWINFUSE_RAW[k] for k in SWINFUSE_TOY_LAYOUT if SWINFUSE_RAW.get(k)])
+
+PREPARED["swinfuse"] = lambda wc: [SWINFUSE_INDEX, SWINFUSE_SPLITS]
+TABLE_DATA["swinfuse"] = [f"{SWINFUSE_DATA}/overlap.csv", f"{SWINFUSE_DATA}/pretrain_leakage.csv"]
+STUDY_FIGURES["swinfuse"] = [kind for kind in ("pretrain_curves", "overlays", "id_ood") if kind in SWINFUSE_FIGURES]
+
+
+if config["data_kind"] == "toy":
+    if any(os.path.normpath(SWINFUSE_RAW[k]) != os.path.join(SWINFUSE_TOY_ROOT, name)
+           for k, name in SWINFUSE_TOY_LAYOUT.items() if SWINFUSE_RAW.get(k)):
+        raise ValueError(f"config: with toy data, swinfuse.raw must name the generator's paths "
+                         f"{SWINFUSE_TOY_LAYOUT} under one root; got {SWINFUSE_RAW}")
+
+    rule swinfuse_toy:
+        """Synthetic SynthRAD2023, BraTS 2021 and MSD Task01 / Task10 volumes in their layouts."""
+        output:
+            directory(SWINFUSE_TOY_ROOT),
+        params:
+            study=config["swinfuse"]["study_config"],
+            toy=toy_params("swinfuse"),
+        conda:
+            MEDBENCH_ENV
+        log:
+            f"{PATHS['logs']}/swinfuse/toy.log",
+        shell:
+            "medbench toy --config {params.study} --out {output} --params {params.toy:q} > {log} 2>&1"
+
+
+rule swinfuse_ingest:
+    """Every volume read and checked (shape, grid, label codes; all problems listed, nothing
+    written then); the index the splits and datasets read, and the BraTS / MSD overlap."""
+    input:
+        SWINFUSE_TOY_ROOT if config["data_kind"] == "toy" else list(SWINFUSE_RAW.values()),
+    output:
+        index=SWINFUSE_INDEX,
+        overlap=f"{SWINFUSE_DATA}/overlap.csv",
+    params:
+        study=config["swinfuse"]["study_config"],
+        override=resolved("swinfuse", "data", "raw", "tasks"),
+        data=lambda wildcards, output: os.path.dirname(output.index),
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/swinfuse/ingest.log",
+    shell:
+        "medbench prepare ingest --config {params.study} --override {params.override:q} "
+        "--data {params.data} > {log} 2>&1"
+
+
+rule swinfuse_split:
+    """Pre-training patients (CT and MR together) and each task's train / val / test cases."""
+    input:
+        SWINFUSE_INDEX,
+    output:
+        splits=SWINFUSE_SPLITS,
+        leakage=f"{SWINFUSE_DATA}/pretrain_leakage.csv",
+    params:
+        study=config["swinfuse"]["study_config"],
+        override=resolved("swinfuse", "seed", "split", "tasks"),
+        data=lambda wildcards, output: os.path.dirname(output.splits),
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/swinfuse/split.log",
+    shell:
+        "medbench split --config {params.study} --override {params.override:q} --data {params.data} > {log} 2>&1"
+
+
+def swinfuse_pretraining_runs(wc):
+    """metrics.csv of the pre-training runs the curves figure draws."""
+    return run_files(wc.table, "metrics.csv", SWINFUSE_FIGURES["pretrain_curves"]["models"])
+
+
+rule swinfuse_figure:
+    """swinfuse's figures: pre-training loss terms, segmentation overlays, ID / OOD Dice."""
+    input:
+        unpack(report_inputs),
+        pretraining=lambda wc: swinfuse_pretraining_runs(wc) if wc.kind == "pretrain_curves" else [],
+        data=PREPARED["swinfuse"](None),
+    output:
+        report_entry(figure_file("{table}", "{kind}"), FIGURE_CAPTION, "{kind}"),
+    wildcard_constraints:
+        table=result_tables("swinfuse"),
+        kind="pretrain_curves|overlays|id_ood",
+    params:
+        **table_params("seed", "test_sets", "data", "tasks", "tables", "figures"),
+        caption=lambda wc: figure_caption("swinfuse", wc.kind),
+    conda:
+        MEDBENCH_ENV
+    log:
+        f"{PATHS['logs']}/swinfuse/{{table}}_figure_{{kind}}.log",
+    shell:
+        "medbench figure {wildcards.kind} --config {params.study} --override {params.override:q} "
+        "--metrics {input.metrics} --data {params.data} --out {output} > {log} 2>&1"

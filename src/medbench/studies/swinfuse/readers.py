@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from medbench.errors import DataError
+from medbench.errors import ConfigError, DataError
 
 SYNTHRAD_PATIENT = re.compile(r"^1[BP]([A-C])\d{3}$")  # Task 1 brain / pelvis, centre A-C
 
@@ -119,6 +119,10 @@ def read_msd(task_dir, dataset: str, modality: str, problems: list[str]) -> list
 def read_datasets(raw: dict, tasks: dict) -> list[dict]:
     """Every configured dataset (`raw:`): SynthRAD for pre-training, the enabled downstream
     tasks. All missing files are listed in one DataError."""
+    needed = ["synthrad", *(f"{t}_folds" for t, s in tasks.items() if s["dataset"] == "brats21"), *tasks]
+    missing = [key for key in needed if not raw.get(key)]
+    if missing:
+        raise ConfigError(f"raw: no path for {missing} (the run config's swinfuse.raw)")
     problems: list[str] = []
     records = read_synthrad(raw["synthrad"], problems)
     for task, spec in tasks.items():

@@ -41,8 +41,8 @@ def test_models_lists_the_registry(capsys):
     assert capsys.readouterr().out.split() == [
         "chowdary", "coat_daformer", "deeplabv3plus", "densenet121", "emt_net", "hybrid_mt_estan",
         "joint_cnn", "joint_swin", "mobilenet", "mt_estan", "mt_estan_swin", "mtl_swin_unet",
-        "pvt_v2_daformer", "resnet152", "segformer_daformer", "sha_mtl", "swin", "swin_transformer",
-        "swin_unet", "unet", "vgga_vit", "vit"]
+        "pvt_v2_daformer", "resnet152", "segformer_daformer", "sha_mtl", "swin", "swin_ssl",
+        "swin_transformer", "swin_unet", "swin_unetr", "unet", "vgga_vit", "vit"]
 
 
 def test_toy_hubmap_writes_both_kaggle_exports(tmp_path, capsys):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -88,8 +90,22 @@ def test_unknown_optimiser_and_schedule():
     with pytest.raises(ConfigError, match="unknown optimiser 'lamb'"):
         build_optimizer({"name": "lamb"}, [torch.nn.Parameter(torch.zeros(1))], 0.1)
     opt = build_optimizer({"name": "sgd"}, [torch.nn.Parameter(torch.zeros(1))], 0.1)
-    with pytest.raises(ConfigError, match="unknown schedule 'cosine'"):
-        build_schedule({"name": "cosine"}, opt, 1, 1, "max")
+    with pytest.raises(ConfigError, match="unknown schedule 'step'"):
+        build_schedule({"name": "step"}, opt, 1, 1, "max")
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_per_iteration():
+    opt = build_optimizer({"name": "adamw"}, [torch.nn.Parameter(torch.zeros(1))], 1.0)
+    schedule = build_schedule({"name": "cosine", "warmup_steps": 4}, opt, 5, 2, "max")  # 10 steps
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(10):
+        opt.step()
+        schedule.step_iteration()
+        schedule.step_epoch(0.5)  # no effect for an iteration-level schedule
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[:5] == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])  # linear warm-up over 4 steps
+    # then half a cosine period over the remaining 6 steps, down to 0 at the last
+    assert lrs[4:] == pytest.approx([0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(7)])
 
 
 def _seg_batch():

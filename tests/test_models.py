@@ -12,6 +12,9 @@ from medbench.models.swin_unet import MTLSwinUnet, PatchExpand, load_imagenet_sw
 
 from .test_bus_models import TOY_ARGS as BUS_TOY_ARGS
 
+# swinfuse's 3-D networks: output shapes in test_swinfuse_models (SSL heads, sliding windows)
+SWINFUSE_MODELS = {"swin_ssl", "swin_unetr"}
+
 SMALL_SWIN = {"img_size": 32, "embed_dim": 24, "window_size": 2, "num_heads": [1, 2, 3, 4]}
 # hubmap models: RGB in, one logit channel out, auxiliary heads on two encoder levels
 HUBMAP_SMALL = {"aux_levels": [1, 0], "img_size": 32}
@@ -29,10 +32,11 @@ EXPECTED_OUTPUTS = {"resnet152": {"cls"}, "swin_unet": {"seg"}, "mtl_swin_unet":
 
 
 def test_registry_lists_the_models_of_every_study():
-    # every registered model has its output shapes tested: here (brain_ct, hubmap) or in test_bus_models
-    assert set(SMALL) | set(BUS_TOY_ARGS) == set(list_models())
+    # every registered model has its output shapes tested: here (brain_ct, hubmap), in
+    # test_bus_models or in test_swinfuse_models
+    assert set(SMALL) | set(BUS_TOY_ARGS) | SWINFUSE_MODELS == set(list_models())
     assert not set(SMALL) & set(BUS_TOY_ARGS)
-    assert list_models("swin*") == ["swin", "swin_transformer", "swin_unet"]
+    assert list_models("swin*") == ["swin", "swin_ssl", "swin_transformer", "swin_unet", "swin_unetr"]
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

@@ -14,7 +14,6 @@ BUS_RAW_FILES = [f"{BUS_RAW[k]}/{name}" if name else BUS_RAW[k] for k, name in B
 # the toy generator writes every dataset under one root, in the real folder names
 BUS_TOY_LAYOUT = {"busi": "Dataset_BUSI_with_GT", "busis": "BUSIS", "dataset_b": "DatasetB", "hmss": "HMSS",
                   "hmss_masks": "HMSS/masks_private"}
-BUS_TOY_ROOT = os.path.commonpath([BUS_RAW[k] for k in BUS_TOY_LAYOUT if BUS_RAW.get(k)])
 
 PREPARED["bus"] = lambda wc: [*BUS_CACHE, BUS_SPLITS]
 bus_overlaid = lambda wc: [m for m in BUS_OVERLAID if m in table_models(wc.table)]  # noqa: E731  (a table's own)
@@ -22,6 +21,7 @@ STUDY_FIGURES["bus"] = (["overlays"] if BUS_OVERLAID else []) + (["roc_folds"] i
 
 
 if config["data_kind"] == "toy":
+    BUS_TOY_ROOT = os.path.commonpath([BUS_RAW[k] for k in BUS_TOY_LAYOUT if BUS_RAW.get(k)])
     if any(os.path.normpath(BUS_RAW[k]) != os.path.join(BUS_TOY_ROOT, name) for k, name in BUS_TOY_LAYOUT.items()
            if BUS_RAW.get(k)):
         raise ValueError(f"config: with toy data, bus.raw must name the generator's folders {BUS_TOY_LAYOUT} "

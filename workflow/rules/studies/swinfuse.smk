@@ -11,7 +11,6 @@ SWINFUSE_FIGURES = STUDY["swinfuse"].get("figures", {})
 SWINFUSE_TOY_LAYOUT = {"synthrad": "synthrad2023/Task1/brain", "brats21": "brats2021",
                        "brats21_folds": "brats2021/brats21_folds.json", "msd01": "msd/Task01_BrainTumour",
                        "msd10": "msd/Task10_Colon"}
-SWINFUSE_TOY_ROOT = os.path.commonpath([SWINFUSE_RAW[k] for k in SWINFUSE_TOY_LAYOUT if SWINFUSE_RAW.get(k)])
 
 PREPARED["swinfuse"] = lambda wc: [SWINFUSE_INDEX, SWINFUSE_SPLITS]
 TABLE_DATA["swinfuse"] = [f"{SWINFUSE_DATA}/overlap.csv", f"{SWINFUSE_DATA}/pretrain_leakage.csv"]
@@ -19,6 +18,7 @@ STUDY_FIGURES["swinfuse"] = [kind for kind in ("pretrain_curves", "overlays", "i
 
 
 if config["data_kind"] == "toy":
+    SWINFUSE_TOY_ROOT = os.path.commonpath([SWINFUSE_RAW[k] for k in SWINFUSE_TOY_LAYOUT if SWINFUSE_RAW.get(k)])
     if any(os.path.normpath(SWINFUSE_RAW[k]) != os.path.join(SWINFUSE_TOY_ROOT, name)
            for k, name in SWINFUSE_TOY_LAYOUT.items() if SWINFUSE_RAW.get(k)):
         raise ValueError(f"config: with toy data, swinfuse.raw must name the generator's paths "
@@ -43,7 +43,7 @@ rule swinfuse_ingest:
     """Every volume read and checked (shape, grid, label codes; all problems listed, nothing
     written then); the index the splits and datasets read, and the BraTS / MSD overlap."""
     input:
-        SWINFUSE_TOY_ROOT if config["data_kind"] == "toy" else list(SWINFUSE_RAW.values()),
+        SWINFUSE_TOY_ROOT if config["data_kind"] == "toy" else [path for path in SWINFUSE_RAW.values() if path],
     output:
         index=SWINFUSE_INDEX,
         overlap=f"{SWINFUSE_DATA}/overlap.csv",
@@ -79,16 +79,16 @@ rule swinfuse_split:
         "medbench split --config {params.study} --override {params.override:q} --data {params.data} > {log} 2>&1"
 
 
-def swinfuse_pretraining_runs(wc):
-    """metrics.csv of the pre-training runs the curves figure draws."""
-    return run_files(wc.table, "metrics.csv", SWINFUSE_FIGURES["pretrain_curves"]["models"])
-
-
 rule swinfuse_figure:
     """swinfuse's figures: pre-training loss terms, segmentation overlays, ID / OOD Dice."""
     input:
         unpack(report_inputs),
-        pretraining=lambda wc: swinfuse_pretraining_runs(wc) if wc.kind == "pretrain_curves" else [],
+        # metrics.csv of the pre-training runs whose loss terms the curves figure draws
+        pretraining=lambda wc: (
+            run_files(wc.table, "metrics.csv", SWINFUSE_FIGURES["pretrain_curves"]["models"])
+            if wc.kind == "pretrain_curves"
+            else []
+        ),
         data=PREPARED["swinfuse"](None),
     output:
         report_entry(figure_file("{table}", "{kind}"), FIGURE_CAPTION, "{kind}"),

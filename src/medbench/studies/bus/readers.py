@@ -176,7 +176,7 @@ def read_datasets(raw: dict, include_normal: bool = False) -> list[dict]:
     """Every enabled dataset of the run config's `bus.raw` (busi, busis, dataset_b, hmss,
     hmss_masks); DataError listing every problem."""
     known = {"busi", "busis", "dataset_b", "hmss", "hmss_masks"}
-    if not raw or not set(raw) & (known - {"hmss_masks"}):
+    if not {key for key, path in (raw or {}).items() if path} & (known - {"hmss_masks"}):
         raise DataError(
             f"bus: raw names no dataset; give some of {sorted(known)} in the run config (bus.raw)"
         )

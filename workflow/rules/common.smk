@@ -74,7 +74,14 @@ def table_of(table):
 #                    prediction read (they get `--data <interim>/<study>`)
 #   TABLE_DATA[study]: files the table verb also reads from the prepared data (its own sections)
 #   STUDY_FIGURES[study]: the study-only figures this run draws (results/figures/<table>/<name>.png)
-PREPARED, TABLE_DATA, STUDY_FIGURES = {}, {}, {}
+#   TOY[study]: with toy data, ({name: what `medbench toy` writes}, outputs -> the folder it
+#               writes into): the rule `<study>_toy` (pipeline.smk) generates them
+PREPARED, TABLE_DATA, STUDY_FIGURES, TOY = {}, {}, {}, {}
+
+
+def output_folder(of_outputs):
+    """A rule's params function: the folder it writes into, from its outputs (`of_outputs(output)`)."""
+    return lambda wildcards, output: of_outputs(output)
 
 
 def data_dir(study):

@@ -11,6 +11,26 @@ wildcard_constraints:
     table="|".join(TABLES),
 
 
+# Toy data of every study that declares it (TOY, in its rules file): `<study>_toy`
+for _study, (_toy_outputs, _toy_dir) in TOY.items():
+
+    rule:
+        name:
+            f"{_study}_toy"
+        output:
+            **_toy_outputs,
+        params:
+            study=config[_study]["study_config"],
+            toy=toy_params(_study),
+            out_dir=output_folder(_toy_dir),
+        conda:
+            MEDBENCH_ENV
+        log:
+            f"{PATHS['logs']}/{_study}/toy.log",
+        shell:
+            "medbench toy --config {params.study} --out {params.out_dir} --params {params.toy:q} > {log} 2>&1"
+
+
 # what train and predict use of a study config, beside the model's recipe and training seed
 # (sections a study does not have are skipped; swinfuse: its tasks and pre-training data)
 MODEL_SECTIONS = ("seed", "data", "split", "augmentation", "tasks", "pretrain")

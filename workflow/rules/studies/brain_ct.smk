@@ -19,21 +19,8 @@ STUDY_FIGURES["brain_ct"] = (["overlays"] if BRAIN_CT_OVERLAID else []) + (
 
 
 if config["data_kind"] == "toy":
-
-    rule brain_ct_toy:
-        """Synthetic hospital export in the real format; the manifest is written last."""
-        output:
-            config["brain_ct"]["raw"]["manifest"],
-        params:
-            study=config["brain_ct"]["study_config"],
-            toy=toy_params("brain_ct"),
-            out_dir=lambda wildcards, output: os.path.dirname(output[0]),
-        conda:
-            MEDBENCH_ENV
-        log:
-            f"{PATHS['logs']}/brain_ct/toy.log",
-        shell:
-            "medbench toy --config {params.study} --out {params.out_dir} --params {params.toy:q} > {log} 2>&1"
+    # the synthetic hospital export in the real format (the manifest is written last)
+    TOY["brain_ct"] = ({"manifest": config["brain_ct"]["raw"]["manifest"]}, lambda out: os.path.dirname(out.manifest))
 
 
 rule brain_ct_ingest:

@@ -27,19 +27,8 @@ if config["data_kind"] == "toy":
         raise ValueError(f"config: with toy data, bus.raw must name the generator's folders {BUS_TOY_LAYOUT} "
                          f"under one root; got {BUS_RAW}")
 
-    rule bus_toy:
-        """Synthetic BUSI, BUSIS, Dataset B and HMSS exports in their real layouts."""
-        output:
-            directory(BUS_TOY_ROOT),
-        params:
-            study=config["bus"]["study_config"],
-            toy=toy_params("bus"),
-        conda:
-            MEDBENCH_ENV
-        log:
-            f"{PATHS['logs']}/bus/toy.log",
-        shell:
-            "medbench toy --config {params.study} --out {output} --params {params.toy:q} > {log} 2>&1"
+    # synthetic BUSI, BUSIS, Dataset B and HMSS exports in their real layouts
+    TOY["bus"] = ({"root": directory(BUS_TOY_ROOT)}, lambda out: out.root)
 
 
 rule bus_ingest:

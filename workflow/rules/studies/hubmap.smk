@@ -30,20 +30,8 @@ if config["data_kind"] == "toy":
     ]:
         raise ValueError(f"config: with toy data, hubmap exports must be <dir>/hpa and <dir>/hubmap; got {HUBMAP_RAW}")
 
-    rule hubmap_toy:
-        """Synthetic HPA (training) and HuBMAP (evaluation) exports in Kaggle's format."""
-        output:
-            **HUBMAP_TRAIN_CSVS,
-        params:
-            study=config["hubmap"]["study_config"],
-            toy=toy_params("hubmap"),
-            out_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output.training)),
-        conda:
-            MEDBENCH_ENV
-        log:
-            f"{PATHS['logs']}/hubmap/toy.log",
-        shell:
-            "medbench toy --config {params.study} --out {params.out_dir} --params {params.toy:q} > {log} 2>&1"
+    # synthetic HPA (training) and HuBMAP (evaluation) exports in Kaggle's format
+    TOY["hubmap"] = (HUBMAP_TRAIN_CSVS, lambda out: os.path.dirname(os.path.dirname(out.training)))
 
 
 checkpoint hubmap_split:

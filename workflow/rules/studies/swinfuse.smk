@@ -24,19 +24,8 @@ if config["data_kind"] == "toy":
         raise ValueError(f"config: with toy data, swinfuse.raw must name the generator's paths "
                          f"{SWINFUSE_TOY_LAYOUT} under one root; got {SWINFUSE_RAW}")
 
-    rule swinfuse_toy:
-        """Synthetic SynthRAD2023, BraTS 2021 and MSD Task01 / Task10 volumes in their layouts."""
-        output:
-            directory(SWINFUSE_TOY_ROOT),
-        params:
-            study=config["swinfuse"]["study_config"],
-            toy=toy_params("swinfuse"),
-        conda:
-            MEDBENCH_ENV
-        log:
-            f"{PATHS['logs']}/swinfuse/toy.log",
-        shell:
-            "medbench toy --config {params.study} --out {output} --params {params.toy:q} > {log} 2>&1"
+    # synthetic SynthRAD2023, BraTS 2021 and MSD Task01 / Task10 volumes in their layouts
+    TOY["swinfuse"] = ({"root": directory(SWINFUSE_TOY_ROOT)}, lambda out: out.root)
 
 
 rule swinfuse_ingest:

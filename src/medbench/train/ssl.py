@@ -10,6 +10,8 @@ DIM outputs of the batch's CT and MR crops (the paper's KDE term; absent from th
 jsd 0 reproduces it; the printed formula subtracts it: jsd -1). It is 0 when a batch holds one
 modality. The randomness comes from torch's global generator, which the Trainer reseeds per
 epoch: a resumed run repeats the same views.
+MONAI is imported where it is used: every training job imports this module (its Trainer variant
+registers itself), and MONAI's import alone takes seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from monai.losses import ContrastiveLoss
 
 from medbench.train.trainer import Trainer, register_trainer
 
@@ -106,6 +107,8 @@ class SSLLoss(nn.Module):
         jsd: float = 1.0,
         temperature: float = 0.5,
     ):
+        from monai.losses import ContrastiveLoss
+
         super().__init__()
         self.weights = {"rot": rot, "contrast": contrast, "rec": rec, "jsd": jsd}
         self.contrastive = ContrastiveLoss(temperature=temperature)

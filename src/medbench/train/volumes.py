@@ -8,6 +8,8 @@ Two output conventions, as the released fine-tuning scripts (spec B5):
   without the background class.
 Cases whose ground truth of a channel is empty give NaN there (MONAI's ignore_empty) and are left
 out of the means.
+MONAI is imported where it is used: every training job imports this module (its Trainer variant
+registers itself), and MONAI's import alone takes seconds.
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn as nn
-from monai.inferers import sliding_window_inference
-from monai.losses import DiceLoss
-from monai.metrics import DiceMetric
 
 from medbench.train.trainer import Trainer, register_trainer
 
@@ -27,6 +26,8 @@ SW_OVERLAP = 0.5  # released fine-tuning scripts: sliding windows overlapping by
 class VolumeDiceLoss(nn.Module):
     def __init__(self, activation: str = "sigmoid"):
         super().__init__()
+        from monai.losses import DiceLoss
+
         self.activation = activation
         softmax = activation == "softmax"
         self.dice = DiceLoss(sigmoid=not softmax, softmax=softmax, to_onehot_y=softmax)
@@ -40,6 +41,8 @@ def segment(
     model: nn.Module, image: torch.Tensor, roi, sw_batch_size: int = 4, overlap: float = SW_OVERLAP
 ) -> torch.Tensor:
     """Logits of whole (B, C, X, Y, Z) volumes from `roi`-sized windows."""
+    from monai.inferers import sliding_window_inference
+
     return sliding_window_inference(image, roi, sw_batch_size, lambda x: model(x)["seg"], overlap=overlap)
 
 
@@ -53,6 +56,8 @@ def to_prediction(logits: torch.Tensor, activation: str) -> torch.Tensor:
 
 def dice_per_channel(prediction: torch.Tensor, target: torch.Tensor, activation: str) -> np.ndarray:
     """(B, channels) Dice; targets are region channels (sigmoid) or class indices (softmax)."""
+    from monai.metrics import DiceMetric
+
     if activation == "softmax":
         target = torch.nn.functional.one_hot(target[:, 0].long(), prediction.shape[1]).movedim(-1, 1)
     metric = DiceMetric(include_background=activation == "sigmoid", reduction="none", ignore_empty=True)

@@ -118,11 +118,12 @@ def toy_params(study):
     return json.dumps(config[study].get("toy") or {}, sort_keys=True)
 
 
-def job_threads():
-    """Threads of a training/prediction job: `threads_per_job`, or 0 for all of --cores
-    (jobs then run one after another, which is fastest on small machines: torch jobs
-    sharing cores slow each other down far more than they gain)."""
-    return config["threads_per_job"] or workflow.cores
+def job_threads(wildcards):
+    """Threads of a training/prediction job: the study's `threads_per_job` (else the run's), or
+    0 for all of --cores (jobs then run one after another, which is fastest on small machines
+    for large networks: torch jobs sharing cores slow each other down far more than they gain;
+    small networks use two threads poorly, and run faster side by side on one thread each)."""
+    return config[wildcards.study].get("threads_per_job", config["threads_per_job"]) or workflow.cores
 
 
 def run_dir(study, protocol="{protocol}", seed="{seed}", model="{model}"):

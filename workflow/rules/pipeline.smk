@@ -50,7 +50,7 @@ rule train:
         data=lambda wc: data_dir(wc.study),
         run_dir=lambda wildcards, output: os.path.dirname(output.model),
         frozen=lambda wildcards, input: " ".join(f"--frozen-checkpoint {path}" for path in input.frozen),
-    threads: job_threads()
+    threads: job_threads
     conda:
         MEDBENCH_ENV
     log:
@@ -72,7 +72,7 @@ rule predict:
         study=lambda wc: config[wc.study]["study_config"],
         override=lambda wc: resolved(wc.study, *MODEL_SECTIONS, "inference", model=wc.model, seed=wc.seed),
         data=lambda wc: data_dir(wc.study),
-    threads: job_threads()
+    threads: job_threads
     conda:
         MEDBENCH_ENV
     log:

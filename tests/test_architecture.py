@@ -1,10 +1,12 @@
 """The package's shape: shared layers import only layers before them (data -> models -> train ->
 evaluate -> report), never a study; a study imports shared layers and itself, never another
-study; no module grows past 400 lines."""
+study; no module grows past 400 lines; 2-D jobs do not import MONAI."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,12 @@ def test_no_module_over_400_lines():
     lines = {str(p.relative_to(PACKAGE)): len(p.read_text().splitlines()) for p in modules(PACKAGE)}
     long = {name: n for name, n in lines.items() if n > 400}
     assert not long, long
+
+
+def test_jobs_of_2d_studies_do_not_import_monai():
+    # MONAI's import takes seconds; a training or prediction job of brain_ct / bus pays it only if
+    # the registry, the trainer variants or the CLI import it eagerly
+    code = ("import sys, medbench.cli, medbench.models, medbench.train.run, medbench.evaluate.predict; "
+            "medbench.models.create_model('unet', encoder_name='resnet18'); print('monai' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

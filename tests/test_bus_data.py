@@ -134,10 +134,15 @@ def test_duplicates_are_one_group_even_across_classes(cache, data_dir):
 
 def test_folds_have_the_configured_validation_share(cache):
     splits = cross_validation(cache.index, {"n_folds": 5, "val_fraction": 0.15}, seed=0)
+    groups = cache.index.set_index("sample_id")["group"]
     for _, fold in splits.groupby("fold"):
         roles = fold["role"].value_counts()
         assert roles["test"] / len(fold) == pytest.approx(0.2, abs=0.05)
         assert roles["val"] / (roles["val"] + roles["train"]) == pytest.approx(0.15, abs=0.05)
+        # busbench: floor(15%) of the non-test cases, not a fold of 1/round(1/0.15) = 14.3% of them
+        rest = groups[fold.loc[fold["role"] != "test", "sample_id"]]
+        val = groups[fold.loc[fold["role"] == "val", "sample_id"]]
+        assert val.nunique() == int(0.15 * rest.nunique())
 
 
 def test_folds_test_every_image_once_and_keep_cases_together(cache):
@@ -196,3 +201,39 @@ def test_bad_input_is_named_and_nothing_is_written(toy, tmp_path, capsys, damage
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+def _posterior_contrast(root) -> dict[str, list[float]]:
+    """Per BUSI lesion image: mean grey of the column below the lesion / beside it at that depth."""
+    ratios: dict[str, list[float]] = {"benign": [], "malignant": []}
+    for label in ratios:
+        # (1)-(8): the generated images; (9) is a planted copy of a benign image filed as malignant
+        for mask_path in sorted((root / "Dataset_BUSI_with_GT" / label).glob("* ([1-8])_mask.png")):
+            image = cv2.imread(str(mask_path).replace("_mask", ""), cv2.IMREAD_GRAYSCALE).astype(float)
+            mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE) > 0
+            rows, cols = np.nonzero(mask)
+            below = slice(rows.max() + 3, image.shape[0])
+            column = image[below, cols.min():cols.max() + 1].mean()
+            beside = np.concatenate([image[below, : max(cols.min() - 4, 1)], image[below, cols.max() + 4:]],
+                                    axis=1)
+            ratios[label].append(column / beside.mean())
+    return ratios
+
+
+def test_the_toy_signal_follows_its_parameters(tmp_path):
+    """Posterior enhancement below benign lesions, shadow below malignant ones; `atypical`
+    lesions swap them; `lesion_size` sets the lesion radius."""
+    signal = {"busi": (8, 8, 1), "busis": (1, 1), "dataset_b": (1, 1), "hmss_cases": 1,
+              "lesion_size": (0.18, 0.26), "posterior": (2.0, 0.3), "speckle": 0.3}
+    generate(tmp_path / "typical", ToyBusConfig(**signal))
+    ratios = _posterior_contrast(tmp_path / "typical")
+    assert min(ratios["benign"]) > 1.0 > max(ratios["malignant"])
+    assert np.mean(ratios["benign"]) > 1.2 and np.mean(ratios["malignant"]) < 0.7
+    generate(tmp_path / "atypical", ToyBusConfig(**signal, atypical=0.5))
+    flipped = _posterior_contrast(tmp_path / "atypical")
+    assert sum(r < 1 for r in flipped["benign"]) + sum(r > 1 for r in flipped["malignant"]) >= 3
+    mask = cv2.imread(str(tmp_path / "typical/Dataset_BUSI_with_GT/benign/benign (6)_mask.png"), 0) > 0
+    side = min(mask.shape)
+    assert np.pi * (0.18 * side) ** 2 * 0.5 < mask.sum() < np.pi * (0.26 * side) ** 2 * 1.5
+    with pytest.raises(Exception, match="atypical is a share of lesions"):
+        ToyBusConfig.from_dict({"atypical": 0.9})

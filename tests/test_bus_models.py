@@ -53,6 +53,23 @@ def test_every_bus_model_returns_one_logit_and_a_mask_if_multitask(name):
         assert out["seg"].shape == (2, 1, 64, 64)
 
 
+def test_mt_estans_transposed_convolutions_are_linear_as_in_keras():
+    """busbench's Conv2DTranspose layers have no activation: a negative output passes on."""
+    torch.manual_seed(0)
+    model = create_model("mt_estan", img_size=64, **TOY_ARGS["mt_estan"]).eval()
+    seen = []
+    model.ups[0].conv_a.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    model.ups[1].conv_b.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    transposed = [model.bottleneck, model.ups[1].up]
+    for conv in transposed:
+        torch.nn.init.constant_(conv.bias, -10.0)
+    with torch.no_grad():
+        model(torch.randn(1, 3, 64, 64))
+    widths = [model.bottleneck.out_channels, model.ups[1].up.out_channels]
+    for tensor, width in zip(seen, widths, strict=True):
+        assert (tensor[:, :width] < 0).any()  # the transposed convolution's output, un-rectified
+
+
 def test_resnet_taps_have_the_keras_strides():
     taps = ResNetTaps("resnet18")(torch.zeros(1, 3, 64, 64))
     strides = {name: 64 // t.shape[-1] for name, t in taps.items()}
@@ -90,7 +107,7 @@ def test_hybrid_carries_aaa_after_each_block_pair_and_its_swin_reaches_the_class
 
 
 def _busbench_focal(p, t, alpha=0.5, gamma=2.0):
-    """busbench's focal_loss_fixed (spec A2): two means, one per class."""
+    """busbench's focal_loss_fixed (MIDA-Lab/busbench): two means, one per class."""
     eps = 1e-7
     p = np.clip(p, eps, 1 - eps)
     pt1, pt0 = np.where(t == 1, p, 1.0), np.where(t == 0, p, 0.0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from medbench.cli import main
 
 from .conftest import STUDY_YAML
@@ -27,6 +29,17 @@ def test_study_steps_and_figures_are_the_studys_own(tmp_path, capsys):
     assert "no raw.manifest" in capsys.readouterr().err
     assert main(["figure", "masks", "--config", str(STUDY_YAML), "--out", "x.png"]) == 2
     assert "no `figures.masks` section" in capsys.readouterr().err
+
+
+def test_help_lists_every_registered_studys_steps_and_figures(capsys):
+    from medbench.studies import get_study, list_studies
+
+    for verb, what in (("prepare", "steps"), ("figure", "figures")):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        for name in list_studies():
+            assert f"{name}: {', '.join(getattr(get_study(name), what)())}" in text, (verb, name)
 
 
 def test_config_typo_exits_2(tmp_path, capsys):

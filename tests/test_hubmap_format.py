@@ -16,9 +16,9 @@ def _export(root, rows):
     """Kaggle layout under root; rows: (id, organ, height, width, mask or rle str)."""
     (root / "train_images").mkdir(parents=True)
     records = []
-    for image_id, organ, h, w, mask in rows:
+    for k, (image_id, organ, h, w, mask) in enumerate(rows):
         tifffile.imwrite(root / "train_images" / f"{image_id}.tiff",
-                         np.full((h, w, 3), 200, np.uint8), photometric="rgb")
+                         np.full((h, w, 3), 100 + 10 * k, np.uint8), photometric="rgb")
         rle = mask if isinstance(mask, str) else rle_encode(mask)
         records.append({"id": image_id, "organ": organ, "data_source": "HPA", "img_height": h,
                         "img_width": w, "pixel_size": 0.4, "tissue_thickness": 4, "rle": rle,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,14 +11,7 @@ from medbench.data.cache import SliceCache
 from medbench.errors import DataError
 from medbench.studies.brain_ct.ingest import ingest
 
-WINDOW = {"center": 40, "width": 80}
-
-
-@pytest.fixture
-def export(toy_export, tmp_path):
-    dst = tmp_path / "export"
-    shutil.copytree(toy_export, dst)
-    return dst
+from .conftest import WINDOW
 
 
 def test_cache_matches_manifest(toy_export, toy_cache):

@@ -157,3 +157,15 @@ def test_single_aux_level_never_switches():
 def test_more_than_two_aux_levels_is_a_config_error():
     with pytest.raises(ConfigError, match="one level, or two"):
         build_loss({"name": "bce", "aux": {"weight": 0.2, "levels": [2, 1, 0]}}, epochs=4)
+
+
+def test_losses_come_from_a_registry_and_a_trainer_variant_owns_its_loss():
+    from medbench.train.run import get_trainer  # registers the 3-D variants and their losses
+
+    with pytest.raises(ConfigError, match="unknown name 'bcee'.*registered"):
+        build_loss({"name": "bcee"}, epochs=1)
+    ssl_trainer = get_trainer("ssl_pretrain")
+    assert type(ssl_trainer.build_loss({}, epochs=1)).__name__ == "SSLLoss"
+    with pytest.raises(ConfigError, match="SSLTrainer trains with 'ssl'"):
+        ssl_trainer.build_loss({"name": "dice"}, epochs=1)
+    assert type(get_trainer("default").build_loss({"name": "bce"}, epochs=1)).__name__ == "AuxiliaryBCELoss"

@@ -13,7 +13,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from medbench.metrics import binary_iou, classification_metrics, roc_auc
+from medbench.metrics import binary_iou, binary_log_loss, classification_metrics, roc_auc
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -57,3 +57,11 @@ def test_binary_iou_matches_sklearn_jaccard(seed):
     pred, target = rng.random((4, 16, 16)) > 0.6, rng.random((4, 16, 16)) > 0.7
     assert binary_iou(pred, target) == pytest.approx(jaccard_score(target.ravel(), pred.ravel()))
     assert np.isnan(binary_iou(np.zeros(4), np.zeros(4)))
+
+
+def test_binary_log_loss_is_the_cross_entropy_of_the_positive_probability():
+    labels, probs = np.array([1, 0, 1, 0]), np.array([0.9, 0.2, 0.4, 0.6])
+    expected = -np.mean(np.log([0.9, 0.8, 0.4, 0.4]))
+    assert binary_log_loss(labels, probs) == pytest.approx(expected)
+    # AUC 1.0 with every probability below 0.5 still costs a high loss: what the monitor sees
+    assert binary_log_loss(np.array([1, 0]), np.array([0.3, 0.1])) > 0.6

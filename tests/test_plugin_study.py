@@ -46,7 +46,8 @@ def test_a_plugin_studys_table_comes_from_the_generic_rules(workdir):
     table = pd.read_csv(workdir / "results" / "tiny_table.csv").set_index("model")
     assert table[["acc", "auc"]].notna().all().all() and table["auc"].between(0, 1).all()
     md = (workdir / "results" / "tiny_table.md").read_text()
-    assert "| Tiny CNN | **" in md and "/ 0.950 (" in md  # ours beside the fixture's "paper"
+    assert "| Tiny CNN † | **" in md and "/ 0.950 (" in md  # ours beside the fixture's "paper"
+    assert "| Tiny CNN † | ours: a test fixture | 2 epochs × 1 pass" in md  # how the row was built
     claims = (workdir / "results" / "tiny_table_claims.md").read_text()
     assert "The wider CNN has the higher AUC" in claims
     for name in ("roc", "curves"):

@@ -123,12 +123,44 @@ def _four_d_ct(root):
     nib.save(nib.Nifti1Image(np.zeros((40, 32, 32, 2), np.int16), np.eye(4)), path)
 
 
+def _nan_voxel(root):
+    path = root / "msd/Task10_Colon/imagesTr/colon_001.nii.gz"
+    image = nib.load(path)
+    data = np.asanyarray(image.dataobj).astype(np.float32)
+    data[3, 4, 5] = np.nan
+    nib.save(nib.Nifti1Image(data, image.affine), path)
+
+
+def _fractional_label(root):
+    path = root / "brats2021/TrainingData/BraTS2021_00002/BraTS2021_00002_seg.nii.gz"
+    image = nib.load(path)
+    data = np.asanyarray(image.dataobj).astype(np.float32)
+    data[data == 2] = 0.5  # a resampled label: edema read as lesion by `label > 0`
+    nib.save(nib.Nifti1Image(data, image.affine), path)
+
+
+def _empty_dimension(root):
+    nib.save(nib.Nifti1Image(np.zeros((0, 32, 32), np.int16), np.eye(4)),
+             root / "synthrad2023/Task1/brain/1BB001/ct.nii.gz")
+
+
+def _copied_case(root):
+    cases = root / "brats2021/TrainingData"
+    for source in (cases / "BraTS2021_00000").iterdir():
+        shutil.copyfile(source, cases / "BraTS2021_00003" / source.name.replace("00000", "00003"))
+
+
 @pytest.mark.parametrize(
     "damage, named, problem",
     [
         (_truncate, "BraTS2021_00001_t2.nii.gz", "unreadable or truncated"),
         (_wrong_label_shape, "colon_002.nii.gz", "shape (40, 32, 30) differs"),
         (_four_d_ct, "1BA001/ct.nii.gz", "4-D volume of shape (40, 32, 32, 2), expected 3-D"),
+        (_nan_voxel, "colon_001.nii.gz", "1 voxel(s) are NaN or infinite"),
+        (_fractional_label, "BraTS2021_00002_seg.nii.gz", "label values [0.5] are not integers"),
+        (_empty_dimension, "1BB001/ct.nii.gz", "empty volume, a dimension of length 0 (shape (0, 32, 32))"),
+        (_copied_case, "BraTS2021_00003_flair.nii.gz",
+         "case BraTS2021_00003 holds the same voxels as case BraTS2021_00000"),
     ],
 )
 def test_bad_volumes_stop_with_the_file_named_and_nothing_written(
@@ -193,3 +225,34 @@ def test_toy_pretraining_data_differ_by_modality(index):
     ct, mr = (np.asarray(nib.load(pair.loc[m, "images"]).dataobj, float) for m in ("CT", "MR"))
     assert ct.min() < -900 and mr.min() >= 0
     assert pd.Series(ct.ravel()).corr(pd.Series(mr.ravel())) < 0.9  # bone bright on CT, dark on MR
+
+
+def test_pretraining_validation_sees_the_same_views_every_epoch(tmp_path):
+    """The SSL trainer's validation reseeds the crop transforms and the views: two passes give the
+    same numbers (they select the checkpoint), the collapse monitor among them."""
+    import torch
+
+    from medbench.models import create_model
+    from medbench.train.optim import build_optimizer, build_schedule
+    from medbench.train.ssl import SSLLoss, SSLTrainer
+    from medbench.train.trainer import TrainerConfig
+
+    # volumes larger than the crops, so that crops can move
+    generate(tmp_path / "raw", ToySwinfuseConfig(shape=(80, 48, 48), synthrad_per_centre=1, brats_cases=2,
+                                                 brats_folds=2, msd01_cases=2, msd01_test_cases=0,
+                                                 msd10_cases=1))
+    brain = tmp_path / "raw" / "synthrad2023" / "Task1" / "brain"
+    volumes = pd.DataFrame([{"patient": p.name, "modality": m, "images": str(p / f"{m.lower()}.nii.gz")}
+                            for p in sorted(brain.glob("1B*")) for m in ("CT", "MR")])
+    val = PretrainCrops(volumes, ["1BA001", "1BB001"], ["CT", "MR"], [64, 32, 32], crops=2,
+                        intensity="scaled", seed=0)
+    model = create_model("swin_ssl", img_size=[64, 32, 32], feature_size=12, window_size=4)
+    optimizer = build_optimizer({"name": "adamw"}, model.parameters(), 1e-3)
+    schedule = build_schedule({"name": "constant"}, optimizer, 1, 1, "min")
+    config = TrainerConfig(epochs=1, batch_size=1, val_batch_size=1, device="cpu")
+    trainer = SSLTrainer(model, SSLLoss(), optimizer, schedule, val, val, tmp_path, config,
+                         {"model_args": {}})
+    assert not torch.equal(val[0]["image"], val[0]["image"])  # the crops move from draw to draw ...
+    first = trainer.validate(1)
+    assert trainer.validate(2) == first  # ... but not between validations
+    assert {"val_cos_mean", "val_cos_pos", "val_rec", "val_contrast"} <= set(first)

@@ -15,16 +15,19 @@ from medbench.errors import ConfigError
 from medbench.models import create_model
 from medbench.models.swinfuse import DomainInvarianceModule
 from medbench.report.relative_claims import check_relative_claim, relative_difference
-from medbench.train.ssl import aug_rand, kde_jsd, patch_rand_drop, rot_rand
+from medbench.train.ssl import aug_rand, embedding_cosines, kde_jsd, patch_rand_drop, rot_rand
 from medbench.train.volumes import segment
 
 ROI = [64, 32, 32]
 SMALL = {"feature_size": 12, "window_size": 4}
 
 
+RELEASED = {"residual": False, "zero_init": False}  # the DIM as the released code builds it
+
+
 def test_dim_keeps_the_shape_and_attends_within_each_sample():
     torch.manual_seed(0)
-    dim = DomainInvarianceModule(16, heads=4).eval()
+    dim = DomainInvarianceModule(16, heads=4, **RELEASED).eval()
     x = torch.randn(2, 6, 4, 4, 4)
     out = dim(x, x)
     assert out.shape == x.shape
@@ -35,7 +38,7 @@ def test_dim_keeps_the_shape_and_attends_within_each_sample():
 
 def test_dim_across_the_batch_mixes_samples_as_the_released_code():
     torch.manual_seed(0)
-    dim = DomainInvarianceModule(16, heads=4, attend_across_batch=True).eval()
+    dim = DomainInvarianceModule(16, heads=4, attend_across_batch=True, **RELEASED).eval()
     x = torch.randn(2, 6, 4, 4, 4)
     changed = x.clone()
     changed[1] += 1.0
@@ -47,6 +50,54 @@ def test_dim_heads_must_divide_the_features_and_the_paper_size_has_the_codes_par
         DomainInvarianceModule(256, heads=3)
     dim = DomainInvarianceModule(48 * 48, heads=3)  # 96^3 input, patch 2, feature size 48
     assert sum(p.numel() for p in dim.parameters()) == 2 * 21_242_880
+
+
+def _deepest_cosine(encoder, x) -> float:
+    """Cosine between the two samples' flattened deepest-stage outputs."""
+    deep = encoder(x)[4].flatten(1)
+    return float(F.cosine_similarity(deep[0], deep[1], dim=0))
+
+
+def test_dim_residual_starts_as_the_encoder_without_it_and_the_released_dim_collapses():
+    from medbench.models.swin_unetr import swin_vit
+
+    torch.manual_seed(0)
+    g = torch.meshgrid(*(torch.linspace(-1, 1, n) for n in ROI), indexing="ij")
+    ball = (g[0] ** 2 + g[1] ** 2 + g[2] ** 2 < 0.4).float()
+    slab = (g[0] > 0.2).float() + 0.1 * torch.sin(6 * g[1])
+    x = torch.stack([ball, slab])[:, None]  # two unlike crops
+    plain = swin_vit(1, 12, ROI, window_size=4).eval()
+    residual = swin_vit(1, 12, ROI, window_size=4, dim={"heads": 4}).eval()
+    released = swin_vit(1, 12, ROI, window_size=4, dim={"heads": 4, **RELEASED}).eval()
+    for encoder in (residual, released):  # the same encoder weights, DIM aside
+        assert not encoder.load_state_dict(plain.state_dict(), strict=False).unexpected_keys
+    with torch.no_grad():
+        for ours, theirs in zip(residual(x), plain(x), strict=True):
+            torch.testing.assert_close(ours, theirs)  # at initialisation: the encoder without DIM
+        # the released module maps both samples to nearly the same features: the collapse
+        assert _deepest_cosine(released, x) > 0.97 and _deepest_cosine(plain, x) < 0.9
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['residul'\]"):
+        swin_vit(1, 12, ROI, window_size=4, dim={"heads": 4, "residul": True})
+
+
+def test_collapse_monitor_tells_collapsed_from_spread_embeddings():
+    torch.manual_seed(0)
+    collapsed = torch.ones(6, 512) + 1e-3 * torch.randn(6, 512)
+    cosines = embedding_cosines(collapsed, collapsed + 1e-3 * torch.randn(6, 512))
+    assert cosines["cos_mean"] > 0.99 and cosines["cos_pos"] > 0.99
+    spread = torch.randn(6, 512)
+    cosines = embedding_cosines(spread, spread + 0.3 * torch.randn(6, 512))
+    assert abs(cosines["cos_mean"]) < 0.3 and cosines["cos_pos"] > 0.9  # views agree, crops differ
+
+
+def test_cut_out_pastes_only_from_the_same_modality():
+    torch.manual_seed(0)
+    crops = torch.cat([torch.full((3, 1, 12, 12, 12), 5.0), torch.full((3, 1, 12, 12, 12), -5.0)])
+    modality = torch.tensor([0, 0, 0, 1, 1, 1])
+    for _ in range(5):
+        out = aug_rand(crops, modality)
+        assert (out[:3] >= 0).all() and (out[3:] <= 1).all()  # no MR value in a CT crop, nor back
+        assert (out[:3] != 5).any()  # something was cut out
 
 
 def test_rot_rand_labels_are_the_rotations():

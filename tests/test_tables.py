@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from medbench.config import load_study_config
+from medbench.config import load_study_config, model_config
 from medbench.report.runs import Run
 from medbench.report.tables import (
     build_table,
@@ -15,6 +15,7 @@ from medbench.report.tables import (
     model_labels,
     read_paper_results,
     render_markdown,
+    row_budgets,
     table_columns,
 )
 from medbench.studies import get_study
@@ -49,11 +50,42 @@ METRICS = {"resnet152": [Run("resnet152", 0, REPO, RESNET)]}
 def test_our_table_has_paper_rows_and_only_our_values(table_cfg, paper):
     ours = build_table(table_cfg, METRICS)
     assert list(ours["method"]) == list(paper.index)
-    assert list(ours.columns[2:]) == list(table_columns(table_cfg))
+    assert list(ours.columns[2:]) == [*table_columns(table_cfg), "fidelity"]
     resnet = ours.set_index("method").loc["ResNet152 (He et al. 2015)"]
     assert resnet["h1_4_auc"] == 0.8 and resnet["h5_11_acc"] == 0.7 and math.isnan(resnet["iou_seg"])
-    others = ours[ours["model"] != "resnet152"].drop(columns=["method", "model"])
+    others = ours[ours["model"] != "resnet152"].drop(columns=["method", "model", "fidelity"])
     assert others.isna().all().all()  # nothing copied from the paper
+
+
+def test_every_row_says_how_it_was_built_in_csv_and_markdown(table_cfg, paper):
+    ours = build_table(table_cfg, METRICS)
+    fidelity = ours.set_index("model")["fidelity"]
+    assert fidelity["mtl_swin_unet_cls_seg_rec"] == "port of ko-hirata/Swin-Multitask (the authors' code)"
+    assert fidelity["joint_swin"].startswith("rebuilt from the paper's §3.2")
+    md = render_markdown(table_cfg, ours, paper, "toy", {})
+    assert md.startswith(f"# {table_cfg['title']}\n\n{table_cfg['caption']}\n")  # the caption under the title
+    assert "| Joint-SwinTransformer † | **" not in md  # not run: no result row, but ...
+    assert "| Joint-SwinTransformer † | rebuilt from the paper's §3.2" in md  # ... its build is shown
+    assert "| ResNet152 (He et al. 2015) | port of timm resnet152 |" in md
+
+
+def test_budgets_are_stated_and_a_differing_row_gives_its_reason(table_cfg, paper):
+    cfg = load_study_config(STUDY_YAML)
+    budgets, notes = row_budgets(table_cfg, lambda model: {None: model_config(cfg, model)})
+    assert budgets["ResNet152 (He et al. 2015)"] == "600 epochs × 1 pass, batch 128, SGD lr 0.01"
+    assert budgets["Joint-SwinTransformer"].endswith(
+        "; from swin_unet (200 epochs × 1 pass, batch 32, SGD lr 0.01)")
+    md = render_markdown(table_cfg, build_table(table_cfg, METRICS, budgets), paper, "toy", {},
+                         budget_notes=notes)
+    assert "row(s) differ: see Rows)" in md
+    assert ("| Unet (Ronneberger, Fischer, and Brox 2015) | port of segmentation-models-pytorch Unet "
+            "(ResNet34 encoder) | 200 epochs × 1 pass, batch 32, SGD lr 0.01 (differs: §4.3 gives each") in md
+    same = {m: "5 epochs × 1 pass, batch 8, AdamW lr 0.001" for m in budgets}
+    # a row that starts from another run shares the budget when its own training does
+    same["Joint-SwinTransformer"] += "; from swin_unet (5 epochs × 1 pass, batch 8, AdamW lr 0.001)"
+    md = render_markdown(table_cfg, build_table(table_cfg, METRICS, same), paper, "toy", {},
+                         budget_notes=notes)
+    assert "budget of every row `5 epochs × 1 pass, batch 8, AdamW lr 0.001`" in md and "differs" not in md
 
 
 def test_markdown_shows_ours_paper_and_difference(table_cfg, paper):

@@ -53,16 +53,20 @@ def test_masks_only_for_annotating_hospitals(manifest):
 
 
 def test_positives_show_hypodense_region_inside_the_hematoma(toy_export, manifest):
-    """A hypodensity-positive slice has hematoma pixels darker than brain (~25-35 HU) inside
-    its mask; a hematoma without hypodensity or blend/fluid markers has none."""
-    pos = manifest[(manifest["hypodensity"] == 1) & (manifest["mask"] != "")].iloc[0]
-    neg = manifest[(manifest["mask"] != "") & (manifest[["hypodensity", "blend_sign",
-                                                         "fluid_level"]].sum(axis=1) == 0)].iloc[0]
-    for row, expect_dark in ((pos, True), (neg, False)):
+    """Hypodensity-positive slices have an island of pixels darker than brain (~25-35 HU) inside
+    their hematoma mask, of about the area the label needs; hematomas without hypodensity or
+    blend/fluid markers (which are dark too) have next to none."""
+    def dark_mm2(row) -> float:
         hu = read_ct_hu(toy_export / row["dicom"])
-        mask = read_mask(toy_export / row["mask"])
-        dark = (hu[mask] < 38).mean()
-        assert (dark > 0.05) == expect_dark, (row["dicom"], dark)
+        spacing = float(pydicom.dcmread(toy_export / row["dicom"]).PixelSpacing[0])
+        return float((hu[read_mask(toy_export / row["mask"])] < 38).sum() * spacing**2)
+
+    masked = manifest[manifest["mask"] != ""]
+    pos = masked[masked["hypodensity"] == 1]
+    neg = masked[masked[["hypodensity", "blend_sign", "fluid_level"]].sum(axis=1) == 0]
+    pos_dark = np.median([dark_mm2(row) for _, row in pos.iterrows()])
+    neg_dark = np.median([dark_mm2(row) for _, row in neg.iterrows()])
+    assert pos_dark >= ToyBrainCTConfig().min_island_mm2 and neg_dark < 5, (pos_dark, neg_dark)
 
 
 def test_there_are_slices_without_hemorrhage_and_every_marker(manifest):
@@ -74,3 +78,29 @@ def test_there_are_slices_without_hemorrhage_and_every_marker(manifest):
 def test_unknown_parameter_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown parameter.*'patients'"):
         ToyBrainCTConfig.from_dict({"patients": 3})
+
+
+def _positives(tmp_path, name, **signal):
+    params = dict(SMALL_TOY, patients_per_hospital=[12, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], **signal)
+    generate(tmp_path / name, ToyBrainCTConfig.from_dict(params))
+    return pd.read_csv(tmp_path / name / "manifest.csv", keep_default_na=False), tmp_path / name
+
+
+def test_the_hypodensity_signal_follows_its_parameters(tmp_path):
+    """Positive slices carry an island at least `min_island_mm2` large, at `island_hu`."""
+    strict, _ = _positives(tmp_path, "strict", min_island_mm2=1e9)
+    assert strict["hypodensity"].sum() == 0  # no island is that large: every slice negative
+    signal = {"hematoma_radius_mm": [24, 40], "island_radius": [0.45, 0.6], "island_hu": 10,
+              "min_island_mm2": 40}
+    manifest, root = _positives(tmp_path, "toy", **signal)
+    assert 0.15 < manifest["hypodensity"].mean() < 0.5
+    with_mask = manifest[manifest["mask"] != ""]
+    plain = with_mask[(with_mask[["hypodensity", "blend_sign", "fluid_level"]] == 0).all(axis=1)]
+
+    def darkest(rows):  # the darkest hematoma pixel of each slice (HU)
+        return [read_ct_hu(root / r.dicom)[read_mask(root / r.mask)].min() for r in rows.itertuples()]
+
+    # an island of 10 HU in a hematoma of ~72 HU; hematomas without a marker stay bright
+    assert np.median(darkest(with_mask[with_mask["hypodensity"] == 1])) < 30 < np.median(darkest(plain))
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        ToyBrainCTConfig.from_dict({"island_size": 1})

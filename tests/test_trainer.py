@@ -36,7 +36,8 @@ class InterruptedTrainer(Trainer):
         return super().train_epoch(epoch)
 
 
-def make_trainer(toy_cache, out_dir, cls=Trainer, epochs=3, monitor="val_loss", mode="min", fp=None):
+def make_trainer(toy_cache, out_dir, cls=Trainer, epochs=3, monitor="val_loss", mode="min", fp=None,
+                 keep_last=False):
     torch.manual_seed(0)
     cache = SliceCache.load(toy_cache)
     train = SliceDataset(cache, range(0, 24), "hypodensity", build_augmentation(AUGMENT, 0))
@@ -46,7 +47,7 @@ def make_trainer(toy_cache, out_dir, cls=Trainer, epochs=3, monitor="val_loss", 
     schedule = build_schedule({"name": "poly", "power": 0.9}, optimizer, 3, epochs, mode)
     loss_fn = MultiTaskLoss({"cls": 0.3, "seg": 0.4, "rec": 0.4})
     cfg = TrainerConfig(epochs=epochs, batch_size=8, val_batch_size=12, monitor=monitor, mode=mode,
-                        device="cpu", fingerprint=fp or {"test": 1})
+                        device="cpu", fingerprint=fp or {"test": 1}, keep_last=keep_last)
     return cls(model, loss_fn, optimizer, schedule, train, val, out_dir, cfg,
                {"arch": "mtl_swin_unet", "model_args": SMALL_SWIN})
 
@@ -61,18 +62,32 @@ def test_fit_writes_metrics_checkpoints_and_best_model(toy_cache, tmp_path):
     best = load_checkpoint(tmp_path / "model.pt")
     assert best["epoch"] == int(metrics.loc[metrics["val_loss"].idxmin(), "epoch"])
     assert best["epoch"] == result["best_epoch"] and best["arch"] == "mtl_swin_unet"
-    assert (tmp_path / "checkpoints" / "last.pt").is_file()
+    # a finished run keeps one copy of its weights: model.pt (best.pt renamed, last.pt deleted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv", "model.pt"]
+
+
+def test_keep_last_keeps_the_resumable_checkpoint(toy_cache, tmp_path):
+    make_trainer(toy_cache, tmp_path, epochs=1, keep_last=True).fit()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["last.pt"]
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 1
+
+
+def test_a_run_killed_after_its_model_was_written_finishes_on_rerun(toy_cache, tmp_path):
+    make_trainer(toy_cache, tmp_path, epochs=1, keep_last=True).fit()  # as if killed before the clean-up
+    model = (tmp_path / "model.pt").read_bytes()
+    make_trainer(toy_cache, tmp_path, epochs=1).fit()
+    assert (tmp_path / "model.pt").read_bytes() == model and not (tmp_path / "checkpoints").exists()
 
 
 def test_resumed_run_equals_uninterrupted_run(toy_cache, tmp_path):
-    make_trainer(toy_cache, tmp_path / "straight").fit()
+    make_trainer(toy_cache, tmp_path / "straight", keep_last=True).fit()
     with pytest.raises(Interrupted):
         make_trainer(toy_cache, tmp_path / "resumed", cls=InterruptedTrainer).fit()
     partial = pd.read_csv(tmp_path / "resumed" / "metrics.csv")
     assert list(partial["epoch"]) == [1] and not (tmp_path / "resumed" / "model.pt").exists()
 
-    make_trainer(toy_cache, tmp_path / "resumed").fit()
-    straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")
+    make_trainer(toy_cache, tmp_path / "resumed", keep_last=True).fit()
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")  # the last epoch's
     resumed = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
     for key, value in straight["model"].items():
         torch.testing.assert_close(resumed["model"][key], value, msg=key)
@@ -113,10 +128,28 @@ def test_a_trainer_variant_is_picked_by_name_and_overrides_one_step(toy_cache, t
     trainer = make_trainer(toy_cache, tmp_path, cls=get_trainer("test_frozen_step"), epochs=1)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.fit()
-    after = load_checkpoint(tmp_path / "checkpoints" / "last.pt")["model"]
+    after = load_checkpoint(tmp_path / "model.pt")["state_dict"]
     for key, value in before.items():
         if value.is_floating_point() and "running" not in key:  # BatchNorm statistics still update
             torch.testing.assert_close(after[key], value, msg=key)
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert metrics.loc[0, "train_loss"] == 0.0 and "train_zero_loss" in metrics
     assert "val_auc" in metrics  # everything else is the default Trainer's
+
+
+class CountingTrainer(Trainer):
+    """Counts the batches (and their sizes) of every training epoch."""
+
+    def training_step(self, batch):
+        self.sizes = [*getattr(self, "sizes", []), len(batch["image"])]
+        return super().training_step(batch)
+
+
+def test_steps_per_epoch_draws_that_many_batches_from_reshuffled_passes(toy_cache, tmp_path):
+    trainer = make_trainer(toy_cache, tmp_path, cls=CountingTrainer, epochs=1)
+    trainer.cfg.steps_per_epoch = 5  # 5 x 8 = 40 samples from a training set of 24: over a pass
+    trainer.fit()
+    assert trainer.sizes == [8] * 5
+    plain = make_trainer(toy_cache, tmp_path / "plain", cls=CountingTrainer, epochs=1)
+    plain.fit()
+    assert plain.sizes == [8, 8, 8]  # one pass over the 24 training slices

@@ -15,9 +15,9 @@ data and predicts. `--data DIR` is the study's prepared-data folder (data/interi
     medbench figure   KIND --config C [--metrics ...] [--data DIR] --out FIG.png
     medbench models   [PATTERN]                                          the registered architectures
 
-Study-only steps and figure kinds: brain_ct `prepare ingest`, figures gradcam, overlays; hubmap
-`prepare stain-target`, `prepare preprocess --item <source>/<id>`, figures organs, stain, masks.
-Errors in inputs end the command with a message naming the file and problem (exit code 2).
+Each study's own steps and figure kinds come from its plug-in: `medbench prepare --help` and
+`medbench figure --help` list them for every registered study. Errors in inputs end the command
+with a message naming the file and problem (exit code 2).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from medbench.config import load_study_config, study_tables, table_config
+from medbench.config import deep_merge, load_study_config, model_config, study_tables, table_config
 from medbench.errors import ConfigError, MedbenchError
 from medbench.fileio import write_csv, write_text
+from medbench.report.html import markdown_page
 
 log = logging.getLogger("medbench")
 GENERIC_FIGURES = ("roc", "curves")
@@ -85,26 +86,12 @@ def _cmd_train(args) -> None:
 
 
 def _cmd_predict(args) -> None:
-    import tempfile
-
-    from medbench.checkpoint import load_checkpoint
     from medbench.device import resolve_device
-    from medbench.evaluate.predict import merge_fold_predictions
-    from medbench.models.loading import load_trained_model
+    from medbench.evaluate.predict import predict_run
 
     study, cfg = _study(args)
-    device = resolve_device(args.device or "auto")
-    run = load_checkpoint(args.model_file)
-    if "folds" not in run:
-        model = load_trained_model(args.model_file, device)
-        return study.predict(cfg, model, Path(args.data), args.protocol, Path(args.out), device)
-    with tempfile.TemporaryDirectory(dir=Path(args.out).parent, prefix=".folds.") as tmp:
-        fold_dirs = {}
-        for fold, path in run["folds"].items():
-            model = load_trained_model(Path(args.model_file).parent / path, device)
-            fold_dirs[fold] = Path(tmp) / f"fold{fold}"
-            study.predict(cfg, model, Path(args.data), args.protocol, fold_dirs[fold], device, fold=fold)
-        merge_fold_predictions(fold_dirs, args.out)
+    predict_run(study, cfg, args.model_file, args.data, args.protocol, args.out,
+                resolve_device(args.device or "auto"))
 
 
 def _cmd_evaluate(args) -> None:
@@ -121,16 +108,19 @@ def _cmd_table(args) -> None:
     study, cfg = _study(args)
     table_cfg = table_config(cfg, args.table)
     runs = load_runs(args.metrics)
-    ours = tables.build_table(table_cfg, runs)
+    budgets, notes = tables.row_budgets(table_cfg, partial(_recipes, study, cfg))
+    ours = tables.build_table(table_cfg, runs, budgets)
     paper = tables.read_paper_results(table_cfg["paper_results"], list(tables.table_columns(table_cfg)))
     tests = (tables.paired_tests(table_cfg, runs, _bootstrap_samples(cfg), cfg["seed"], _classification(cfg))
              if "paired_test" in table_cfg else None)
     md = tables.render_markdown(table_cfg, ours, paper, args.data_kind,
                                 tables.provenance(cfg, args.protocol, runs),
                                 tables.interval_table(table_cfg, runs), tests,
-                                study.table_sections(cfg, Path(args.data), args.protocol))
+                                study.table_sections(cfg, Path(args.data), args.protocol, runs), notes)
     write_csv(args.csv, ours)
     write_text(args.md, md)
+    if args.html:
+        write_text(args.html, markdown_page(md, table_cfg["title"]))
 
 
 def _cmd_claims(args) -> None:
@@ -146,8 +136,11 @@ def _cmd_claims(args) -> None:
     checked = check_claims(table_cfg["claims"], table_cfg, runs, paper, _bootstrap_samples(cfg),
                            cfg["seed"], _classification(cfg))
     extra = self_check_lines(paper, table_cfg["self_checks"]) if "self_checks" in table_cfg else []
-    write_text(args.out, render_claims(checked, table_cfg["title"], args.data_kind,
-                                       tables.provenance(cfg, args.protocol, runs), extra))
+    md = render_claims(checked, table_cfg["title"], args.data_kind,
+                       tables.provenance(cfg, args.protocol, runs), extra)
+    write_text(args.out, md)
+    if args.html:
+        write_text(args.html, markdown_page(md, f"Claims: {table_cfg['title']}"))
 
 
 def _cmd_figure(args) -> None:
@@ -182,6 +175,12 @@ def _generic_figure(kind: str, cfg: dict, spec: dict | None, runs, out) -> None:
         figures.curves_figure(runs, method_of, out)
 
 
+def _recipes(study, cfg: dict, model: str) -> dict:
+    """A model's training recipe per fold or task ({None: recipe} without folds)."""
+    recipe = model_config(cfg, model)
+    return {fold: deep_merge(recipe, study.fold_recipe(cfg, model, fold)) for fold in study.folds(cfg, model)}
+
+
 def _bootstrap_samples(cfg: dict) -> int:
     return cfg.get("evaluation", {}).get("bootstrap_samples", 1000)
 
@@ -197,7 +196,19 @@ def _cmd_models(args) -> None:
     print("\n".join(list_models(args.pattern)))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _per_study(what: str) -> str:
+    """'brain_ct: ingest; hubmap: stain-target, preprocess; ...' from the study registry (imports
+    every study: only for --help)."""
+    from medbench.studies import get_study, list_studies
+
+    listing = {name: list(getattr(get_study(name), what)()) for name in list_studies()}
+    return "; ".join(f"{name}: {', '.join(items)}" for name, items in listing.items() if items)
+
+
+def build_parser(study_help: bool = False) -> argparse.ArgumentParser:
+    """`study_help`: list every study's steps and figures in the help (a second to import)."""
+    steps = _per_study("steps") if study_help else "the study's data-preparation step"
+    figures = _per_study("figures") if study_help else "one of the study's own figures"
     parser = argparse.ArgumentParser(prog="medbench", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -222,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, help="JSON of generator parameters")
 
     p = verb("prepare", _cmd_prepare, "run one of the study's own data-preparation steps", data="required")
-    p.add_argument("step", help="brain_ct: ingest; hubmap: stain-target, preprocess")
+    p.add_argument("step", help=steps)
     p.add_argument("--item", default=None,
                    help="the unit of a per-item step (hubmap preprocess: <source>/<id>)")
 
@@ -252,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-kind", choices=["toy", "real"], required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
+    p.add_argument("--html", default=None, help="also the Markdown rendered as an HTML page")
 
     p = verb("claims", _cmd_claims, "check the paper's comparative claims on our runs")
     p.add_argument("--table", default=None, help="which of the study's tables (default: its first)")
@@ -259,9 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", default="paper")
     p.add_argument("--data-kind", choices=["toy", "real"], required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--html", default=None, help="also the Markdown rendered as an HTML page")
 
     p = verb("figure", _cmd_figure, "draw a figure from saved runs", data=True)
-    p.add_argument("kind", help=f"{', '.join(GENERIC_FIGURES)} or one of the study's own figures")
+    p.add_argument("kind", help=f"every study: {', '.join(GENERIC_FIGURES)}; {figures}")
     p.add_argument("--out", required=True, help="image file (.png, .svg, .pdf)")
     p.add_argument("--metrics", nargs="+", help="runs' metrics.json")
     p.add_argument("--protocol", default="paper")
@@ -272,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(study_help=bool({"-h", "--help"} & set(argv))).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.threads:

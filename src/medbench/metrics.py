@@ -21,6 +21,15 @@ def _safe_div(num: float, den: float) -> float:
     return float(num / den) if den else 0.0
 
 
+def binary_log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Mean binary cross-entropy of the positive-class probabilities (scikit-learn's log loss):
+    the classification loss on held-out data, which, unlike the AUC, sees whether the
+    probabilities sit on the right side of a threshold."""
+    from sklearn.metrics import log_loss
+
+    return float(log_loss(np.asarray(labels).astype(int), np.asarray(probs, float), labels=[0, 1]))
+
+
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve = P(score_pos > score_neg) + 0.5 P(tie); NaN with one class."""
     labels = np.asarray(labels).astype(bool)

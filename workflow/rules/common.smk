@@ -3,6 +3,7 @@
 # run config is loaded (its rules file included by the Snakefile); `studies:` only picks what
 # `snakemake` builds with no target.
 import json
+import os
 from pathlib import Path
 
 from medbench.config import (
@@ -72,11 +73,18 @@ def table_of(table):
 # Filled by each study's rules file:
 #   PREPARED[study]: input function (wildcards -> files) of the prepared data that training and
 #                    prediction read (they get `--data <interim>/<study>`)
-#   TABLE_DATA[study]: files the table verb also reads from the prepared data (its own sections)
+#   TABLE_DATA[study]: files the table verb also reads for its own sections (a list, or an input
+#                      function of the table's wildcards)
 #   STUDY_FIGURES[study]: the study-only figures this run draws (results/figures/<table>/<name>.png)
 #   TOY[study]: with toy data, ({name: what `medbench toy` writes}, outputs -> the folder it
 #               writes into): the rule `<study>_toy` (pipeline.smk) generates them
 PREPARED, TABLE_DATA, STUDY_FIGURES, TOY = {}, {}, {}, {}
+
+
+def table_data(study, wildcards):
+    """The files a study's table sections read (`TABLE_DATA`)."""
+    files = TABLE_DATA.get(study, [])
+    return files(wildcards) if callable(files) else files
 
 
 def output_folder(of_outputs):
@@ -122,8 +130,11 @@ def job_threads(wildcards):
     """Threads of a training/prediction job: the study's `threads_per_job` (else the run's), or
     0 for all of --cores (jobs then run one after another, which is fastest on small machines
     for large networks: torch jobs sharing cores slow each other down far more than they gain;
-    small networks use two threads poorly, and run faster side by side on one thread each)."""
-    return config[wildcards.study].get("threads_per_job", config["threads_per_job"]) or workflow.cores
+    small networks use two threads poorly, and run faster side by side on one thread each).
+    Never more than this machine's CPUs: `--cores 8` on 2 CPUs would start 8 OpenMP threads
+    (OMP_NUM_THREADS) that fight over 2 CPUs. On a cluster the profile's set-threads decide."""
+    requested = config[wildcards.study].get("threads_per_job", config["threads_per_job"]) or workflow.cores
+    return min(requested, len(os.sched_getaffinity(0)))
 
 
 def run_dir(study, protocol="{protocol}", seed="{seed}", model="{model}"):
@@ -173,9 +184,9 @@ def figure_file(table, name):
 def study_outputs(table):
     """A table's files built by the default target: csv, md, claims (if the study has any), figures."""
     study = TABLES[table][0]
-    claims = [f"{PATHS['results']}/{table}_claims.md"] if table_of(table)["claims"] else []
+    claims = [f"{PATHS['results']}/{table}_claims.{ext}" for ext in ("md", "html")] if table_of(table)["claims"] else []
     figures = generic_figures(study) + STUDY_FIGURES.get(study, [])
-    return [f"{PATHS['results']}/{table}.csv", f"{PATHS['results']}/{table}.md", *claims,
+    return [*(f"{PATHS['results']}/{table}.{ext}" for ext in ("csv", "md", "html")), *claims,
             *(figure_file(table, name) for name in figures)]
 
 
@@ -192,9 +203,15 @@ def table_params(*sections):
 
 
 def report_entry(path, caption, name):
-    """An output in the Snakemake report, under its study and table, with its caption template."""
+    """An output in the Snakemake report, under its study and table, with its caption template;
+    `name` says what it is (the report's "result" column: table, claims check, figure: <kind>)."""
     return report(path, caption=caption, category=lambda wc: study_of(wc), subcategory="{table}",
-                  labels={"figure": name})
+                  labels={"result": name})
+
+
+def figure_entry(table, kind):
+    """A figure's file, in the report as "figure: <kind>" under its study and table."""
+    return report_entry(figure_file(table, kind), FIGURE_CAPTION, f"figure: {kind}")
 
 
 def figure_caption(study, name):

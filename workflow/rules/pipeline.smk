@@ -106,12 +106,15 @@ rule table:
     paired tests against the baseline and the study's own sections."""
     input:
         unpack(report_inputs),
-        study_data=lambda wc: TABLE_DATA.get(study_of(wc), []),
+        study_data=lambda wc: table_data(study_of(wc), wc),
     output:
-        csv=report_entry(f"{PATHS['results']}/{{table}}.csv", TABLE_CAPTION, "table"),
+        csv=f"{PATHS['results']}/{{table}}.csv",
         md=f"{PATHS['results']}/{{table}}.md",
+        html=report_entry(f"{PATHS['results']}/{{table}}.html", TABLE_CAPTION, "table"),
     params:
-        **table_params("seed", "test_sets", "data", "evaluation", "table", "tables"),
+        # the models' recipes and the tasks: every row's training budget is in the table
+        **table_params("seed", "test_sets", "data", "evaluation", "table", "tables", "training", "models",
+                       "tasks"),
         caption=lambda wc: table_of(wc.table).get("caption", ""),
     conda:
         MEDBENCH_ENV
@@ -120,7 +123,7 @@ rule table:
     shell:
         "medbench table --config {params.study} --override {params.override:q} --table {params.table} "
         "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
-        "--data {params.data} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        "--data {params.data} --csv {output.csv} --md {output.md} --html {output.html} > {log} 2>&1"
 
 
 rule claims:
@@ -128,7 +131,8 @@ rule claims:
     input:
         unpack(report_inputs),
     output:
-        report_entry(f"{PATHS['results']}/{{table}}_claims.md", CLAIMS_CAPTION, "claims"),
+        md=f"{PATHS['results']}/{{table}}_claims.md",
+        html=report_entry(f"{PATHS['results']}/{{table}}_claims.html", CLAIMS_CAPTION, "claims check"),
     params:
         **table_params("seed", "test_sets", "data", "evaluation", "table", "tables", "claims"),
         caption=lambda wc: table_of(wc.table).get("claims_caption", ""),
@@ -139,7 +143,7 @@ rule claims:
     shell:
         "medbench claims --config {params.study} --override {params.override:q} --table {params.table} "
         "--metrics {input.metrics} --protocol {params.protocol} --data-kind {params.data_kind} "
-        "--out {output} > {log} 2>&1"
+        "--out {output.md} --html {output.html} > {log} 2>&1"
 
 
 rule figure:
@@ -149,7 +153,7 @@ rule figure:
         metrics=figure_runs("metrics.json"),
         runs=lambda wc: figure_runs("predictions" if wc.kind == "roc" else "metrics.csv")(wc),
     output:
-        report_entry(figure_file("{table}", "{kind}"), FIGURE_CAPTION, "{kind}"),
+        figure_entry("{table}", "{kind}"),
     wildcard_constraints:
         kind="roc|curves",
     params:

@@ -73,12 +73,48 @@ def seed_mean_metric(labels: np.ndarray, probs: np.ndarray, metric: str,
     return float(np.mean([CLASSIFICATION_METRICS[classification](labels, p)[metric] for p in probs]))
 
 
-def _grouped_indices(groups: np.ndarray, n_boot: int, seed: int):
-    """Resamples within each group (cross-validation folds): one index array per group."""
+def strata(labels: np.ndarray, within: np.ndarray | None = None) -> list[np.ndarray]:
+    """Positions of each label among `within` (default: all samples): what a stratified
+    resample draws from, one stratum at a time."""
+    within = np.arange(len(labels)) if within is None else within
+    return [within[labels[within] == value] for value in np.unique(labels[within])]
+
+
+def stratified_resample(members: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """One bootstrap resample that keeps every stratum's size (e.g. each label's count)."""
+    return np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members])
+
+
+def fold_mean_intervals(folds: list[dict[str, np.ndarray]], metrics: Callable[[dict], dict[str, float]],
+                        n_boot: int, seed: int, level: float = 0.95
+                        ) -> tuple[list[dict[str, float]], dict[str, tuple[float, float]]]:
+    """Cross-validation: each fold's `metrics` of its test samples (arrays of one length, with a
+    `label`), and percentile intervals of their mean over folds, resampling every fold's
+    samples within each label (`n_boot` times)."""
+    per_fold = [metrics(fold) for fold in folds]
+    members = [strata(np.asarray(fold["label"])) for fold in folds]
     rng = np.random.default_rng(seed)
-    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    samples: dict[str, list[float]] = {}
     for _ in range(n_boot):
-        yield [m[rng.integers(0, len(m), len(m))] for m in members]
+        picked = [{k: v[stratified_resample(m, rng)] for k, v in fold.items()}
+                  for fold, m in zip(folds, members, strict=True)]
+        for key, value in mean_over_folds([metrics(fold) for fold in picked]).items():
+            samples.setdefault(key, []).append(value)
+    return per_fold, {k: percentile_interval(np.asarray(v, float), level) for k, v in samples.items()}
+
+
+def mean_over_folds(per_fold: list[dict[str, float]]) -> dict[str, float]:
+    """Every metric's mean over the folds (NaN where a fold has none, e.g. no mask)."""
+    return {k: float(np.mean([m.get(k, np.nan) for m in per_fold])) for k in per_fold[0]}
+
+
+def _grouped_indices(groups: np.ndarray, labels: np.ndarray, n_boot: int, seed: int):
+    """Resamples within each group (cross-validation folds), stratified by label in the group:
+    one index array per group."""
+    rng = np.random.default_rng(seed)
+    members = [strata(labels, np.flatnonzero(groups == g)) for g in np.unique(groups)]
+    for _ in range(n_boot):
+        yield [stratified_resample(m, rng) for m in members]
 
 
 def paired_test(labels, probs_a, probs_b, metric: str = "auc", n_boot: int = 2000,
@@ -88,8 +124,8 @@ def paired_test(labels, probs_a, probs_b, metric: str = "auc", n_boot: int = 200
     `probs_a`/`probs_b` are (n,) or (seeds, n): with several seeds per model each resample
     compares the seed-averaged metrics, so the test is about the models, not one seed. Also
     returns both models' own 95% intervals from the same resamples (for "do they overlap").
-    With `groups` (the fold of each sample), samples are resampled within their fold and the
-    metric is the mean of the folds' (cross-validation: what the tables report).
+    With `groups` (the fold of each sample), samples are resampled within their fold and label
+    and the metric is the mean of the folds' (cross-validation: what the tables report).
     """
     labels = np.asarray(labels)
     a, b = np.atleast_2d(np.asarray(probs_a, float)), np.atleast_2d(np.asarray(probs_b, float))
@@ -103,7 +139,7 @@ def paired_test(labels, probs_a, probs_b, metric: str = "auc", n_boot: int = 200
         whole = [np.arange(len(labels))]
     else:
         groups = np.asarray(groups)
-        resamples = _grouped_indices(groups, n_boot, seed)
+        resamples = _grouped_indices(groups, labels, n_boot, seed)
         whole = [np.flatnonzero(groups == g) for g in np.unique(groups)]
     samples = np.array([(value(a, parts), value(b, parts)) for parts in resamples])
     samples = samples[~np.isnan(samples).any(axis=1)]

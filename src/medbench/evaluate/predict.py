@@ -47,6 +47,27 @@ def predict_test_sets(model: torch.nn.Module, datasets: dict[str, Dataset], out_
         log.info("%s: %d samples predicted -> %s", name, len(table), out_dir)
 
 
+def predict_run(study, cfg: dict, model_file, data_dir, protocol: str, out_dir, device: torch.device) -> None:
+    """A finished run's test-set predictions: one model, or (cross-validation) each fold's model
+    on its own test fold, merged into one set of files (the mirror of `train.run.train_folds`)."""
+    import tempfile
+
+    from medbench.checkpoint import load_checkpoint
+    from medbench.models.loading import load_trained_model
+
+    run = load_checkpoint(model_file)
+    if "folds" not in run:
+        model = load_trained_model(model_file, device)
+        return study.predict(cfg, model, Path(data_dir), protocol, Path(out_dir), device)
+    with tempfile.TemporaryDirectory(dir=Path(out_dir).parent, prefix=".folds.") as tmp:
+        fold_dirs = {}
+        for fold, path in run["folds"].items():
+            model = load_trained_model(Path(model_file).parent / path, device)
+            fold_dirs[fold] = Path(tmp) / f"fold{fold}"
+            study.predict(cfg, model, Path(data_dir), protocol, fold_dirs[fold], device, fold=fold)
+        merge_fold_predictions(fold_dirs, out_dir)
+
+
 def merge_fold_predictions(fold_dirs: dict[int, Path], out_dir) -> None:
     """The predictions of every fold's model on its own test samples, as one set of files: csv
     rows concatenated with a `fold` column after the sample id; npz arrays concatenated along

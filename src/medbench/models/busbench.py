@@ -51,27 +51,27 @@ def _timm_args(args: dict) -> dict:
 
 
 @register_model
-def mobilenet(timm_name: str = "mobilenetv1_100", img_size: int | None = None, pretrained: bool = False,
-              pretrained_path: str | None = None) -> nn.Module:
+def mobilenet(timm_name: str = "mobilenetv1_100", img_size: int | None = None,
+              pretrained: bool = False) -> nn.Module:
     return PooledClassifier(timm_name, pretrained)
 
 
 @register_model
-def densenet121(timm_name: str = "densenet121", img_size: int | None = None, pretrained: bool = False,
-                pretrained_path: str | None = None) -> nn.Module:
+def densenet121(timm_name: str = "densenet121", img_size: int | None = None,
+                pretrained: bool = False) -> nn.Module:
     return PooledClassifier(timm_name, pretrained)
 
 
 @register_model
 def vit(timm_name: str = "vit_base_patch16_224", img_size: int = 224, pretrained: bool = False,
-        pretrained_path: str | None = None, **vit_args) -> nn.Module:
+        **vit_args) -> nn.Module:
     """timm's ViT pools by its class token (global_pool 'token')."""
     return PooledClassifier(timm_name, pretrained, img_size=img_size, **_timm_args(vit_args))
 
 
 @register_model
 def swin(timm_name: str = "swinv2_base_window8_256", img_size: int = 256, pretrained: bool = False,
-         pretrained_path: str | None = None, **swin_args) -> nn.Module:
+         **swin_args) -> nn.Module:
     return PooledClassifier(timm_name, pretrained, img_size=img_size, **_timm_args(swin_args))
 
 
@@ -165,25 +165,22 @@ class VggaVit(UnetMultitask):
 
 
 @register_model
-def sha_mtl(encoder: str = "resnet34", img_size: int | None = None, pretrained: bool = False,
-            pretrained_path: str | None = None) -> nn.Module:
+def sha_mtl(encoder: str = "resnet34", img_size: int | None = None, pretrained: bool = False) -> nn.Module:
     return ShaMtl(encoder, pretrained)
 
 
 @register_model
-def emt_net(encoder: str = "tu-efficientnet_b0", img_size: int | None = None, pretrained: bool = False,
-            pretrained_path: str | None = None) -> nn.Module:
+def emt_net(encoder: str = "tu-efficientnet_b0", img_size: int | None = None,
+            pretrained: bool = False) -> nn.Module:
     return EncoderHeadMultitask(encoder, pretrained)
 
 
 @register_model
-def chowdary(encoder: str = "resnet34", img_size: int | None = None, pretrained: bool = False,
-             pretrained_path: str | None = None) -> nn.Module:
+def chowdary(encoder: str = "resnet34", img_size: int | None = None, pretrained: bool = False) -> nn.Module:
     return Chowdary(encoder, pretrained)
 
 
 @register_model
 def vgga_vit(embed_dim: int = 768, depth: int = 12, num_heads: int = 12, encoder: str = "vgg16",
-             img_size: int | None = None, pretrained: bool = False,
-             pretrained_path: str | None = None) -> nn.Module:
+             img_size: int | None = None, pretrained: bool = False) -> nn.Module:
     return VggaVit(embed_dim, depth, num_heads, pretrained, encoder)

@@ -56,12 +56,10 @@ class DAFormerHead(nn.Module):
 class CoatEncoder(nn.Module):
     """timm CoaT has no `features_only`: `return_interm_layers` gives the four levels."""
 
-    def __init__(self, name: str, img_size: int, pretrained: bool, pretrained_path: str | None):
+    def __init__(self, name: str, img_size: int, pretrained: bool):
         super().__init__()
         levels = ("x1_nocls", "x2_nocls", "x3_nocls", "x4_nocls")
-        overlay = {"file": pretrained_path} if pretrained_path else None
-        self.net = timm.create_model(name, pretrained=pretrained or bool(pretrained_path),
-                                     pretrained_cfg_overlay=overlay, img_size=img_size,
+        self.net = timm.create_model(name, pretrained=pretrained, img_size=img_size,
                                      return_interm_layers=True, out_features=levels)
         self.levels, self.channels = levels, list(self.net.embed_dims)
 
@@ -71,11 +69,9 @@ class CoatEncoder(nn.Module):
 
 
 class TimmFeatureEncoder(nn.Module):
-    def __init__(self, name: str, pretrained: bool, pretrained_path: str | None, **kwargs):
+    def __init__(self, name: str, pretrained: bool, **kwargs):
         super().__init__()
-        overlay = {"file": pretrained_path} if pretrained_path else None
-        self.net = timm.create_model(name, pretrained=pretrained or bool(pretrained_path),
-                                     pretrained_cfg_overlay=overlay, features_only=True, **kwargs)
+        self.net = timm.create_model(name, pretrained=pretrained, features_only=True, **kwargs)
         self.channels = self.net.feature_info.channels()
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -85,14 +81,12 @@ class TimmFeatureEncoder(nn.Module):
 class SmpEncoder(nn.Module):
     """An smp encoder's last four levels (strides 4-32); SegFormer's MiT lives in smp, not timm."""
 
-    def __init__(self, name: str, pretrained: bool, pretrained_path: str | None):
+    def __init__(self, name: str, pretrained: bool):
         super().__init__()
         import segmentation_models_pytorch as smp
 
-        weights = "imagenet" if pretrained and not pretrained_path else None
+        weights = "imagenet" if pretrained else None
         self.net = smp.encoders.get_encoder(name, in_channels=3, depth=5, weights=weights)
-        if pretrained_path:
-            self.net.load_state_dict(torch.load(pretrained_path, map_location="cpu"))
         self.channels = list(self.net.out_channels[-4:])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -116,25 +110,22 @@ class EncoderDAFormer(nn.Module):
 
 @register_model
 def coat_daformer(encoder_name: str = "coat_lite_medium", img_size: int = 768,
-                  aux_levels: Sequence[int] = (), pretrained: bool = False,
-                  pretrained_path: str | None = None, **head) -> nn.Module:
+                  aux_levels: Sequence[int] = (), pretrained: bool = False, **head) -> nn.Module:
     """CoaT (Xu et al. 2021) + DAFormer. CoaT's position encodings fix the input size."""
-    return EncoderDAFormer(CoatEncoder(encoder_name, img_size, pretrained, pretrained_path),
+    return EncoderDAFormer(CoatEncoder(encoder_name, img_size, pretrained),
                            aux_levels, **head)
 
 
 @register_model
 def pvt_v2_daformer(encoder_name: str = "pvt_v2_b2", img_size: int | None = None,
-                    aux_levels: Sequence[int] = (), pretrained: bool = False,
-                    pretrained_path: str | None = None, **head) -> nn.Module:
+                    aux_levels: Sequence[int] = (), pretrained: bool = False, **head) -> nn.Module:
     """PVTv2 (Wang et al. 2022) + DAFormer; any input size."""
-    return EncoderDAFormer(TimmFeatureEncoder(encoder_name, pretrained, pretrained_path),
+    return EncoderDAFormer(TimmFeatureEncoder(encoder_name, pretrained),
                            aux_levels, **head)
 
 
 @register_model
 def segformer_daformer(encoder_name: str = "mit_b2", img_size: int | None = None,
-                       aux_levels: Sequence[int] = (), pretrained: bool = False,
-                       pretrained_path: str | None = None, **head) -> nn.Module:
+                       aux_levels: Sequence[int] = (), pretrained: bool = False, **head) -> nn.Module:
     """SegFormer's Mix Transformer encoder (Xie et al. 2021, smp) + DAFormer; any input size."""
-    return EncoderDAFormer(SmpEncoder(encoder_name, pretrained, pretrained_path), aux_levels, **head)
+    return EncoderDAFormer(SmpEncoder(encoder_name, pretrained), aux_levels, **head)

@@ -108,7 +108,8 @@ class ResNetTaps(nn.Module):
 
 class UpBlock(nn.Module):
     """busbench's up block: concat(x, out) -> 3x3 -> concat(first) -> ConvT 2x2/2 -> concat(estan)
-    -> 1x1 -> 3x3 (all `width` channels)."""
+    -> 1x1 -> 3x3 (all `width` channels). Its transposed convolutions, like every Conv2DTranspose
+    of MT-ESTAN.py, have no activation (Keras' default: linear)."""
 
     def __init__(self, cin: int, out_ch: int, first_ch: int, estan_ch: int, width: int):
         super().__init__()
@@ -118,7 +119,7 @@ class UpBlock(nn.Module):
 
     def forward(self, x, out, first, estan):
         x = self.conv_a(torch.cat([x, out], dim=1))
-        x = torch.relu(self.up(torch.cat([x, first], dim=1)))
+        x = self.up(torch.cat([x, first], dim=1))
         return self.conv_b(torch.cat([x, estan], dim=1))
 
 
@@ -160,16 +161,16 @@ class MTEstan(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         taps, estan = self.resnet(x), self.estan(x)
         deep = [taps["conv5_out"], taps["conv5_first"]] + ([self.swin(x)] if self.swin is not None else [])
-        up = torch.cat([torch.relu(self.bottleneck(torch.cat(deep, dim=1))), estan[4]], dim=1)
+        up = torch.cat([self.bottleneck(torch.cat(deep, dim=1)), estan[4]], dim=1)
         up6 = torch.cat([up, taps["conv4_out"]], dim=1)
         cls = self.classifier(up6.mean(dim=(2, 3)))
         y = up
         for block, n, e in zip(self.ups, (4, 3, 2), (3, 2, 1), strict=True):
             y = block(y, taps[f"conv{n}_out"], taps[f"conv{n}_first"], estan[e])
         y = self.up4_a(torch.cat([y, taps["conv1_relu"]], dim=1))
-        y = torch.relu(self.up4_t(torch.cat([y, taps["conv1_conv"]], dim=1)))
+        y = self.up4_t(torch.cat([y, taps["conv1_conv"]], dim=1))
         y = self.up4_b(torch.cat([y, estan[0]], dim=1))
-        y = self.up4_c(torch.cat([y, torch.relu(self.up4_conv1_t(taps["conv1_conv"]))], dim=1))
+        y = self.up4_c(torch.cat([y, self.up4_conv1_t(taps["conv1_conv"])], dim=1))
         return {"cls": cls, "seg": self.seg_head(y)}
 
 
@@ -178,7 +179,7 @@ ESTAN_WIDTHS = (32, 64, 128, 256, 512)  # busbench MT-ESTAN.py
 
 @register_model
 def mt_estan(resnet: str = "resnet50", estan_widths: Sequence[int] = ESTAN_WIDTHS,
-             img_size: int | None = None, pretrained: bool = False, pretrained_path: str | None = None
+             img_size: int | None = None, pretrained: bool = False
              ) -> nn.Module:
     """MT-ESTAN as busbench's code: ResNet50 + ESTAN, classifier GAP -> 512 -> Dropout 0.5 -> 128 -> 1."""
     return MTEstan(resnet, estan_widths, pretrained=pretrained)
@@ -193,8 +194,7 @@ def _with_swin(resnet, estan_widths, swin, aaa, img_size, pretrained) -> nn.Modu
 
 @register_model
 def mt_estan_swin(resnet: str = "resnet50", estan_widths: Sequence[int] = ESTAN_WIDTHS,
-                  swin: dict | None = None, img_size: int = 256, pretrained: bool = False,
-                  pretrained_path: str | None = None) -> nn.Module:
+                  swin: dict | None = None, img_size: int = 256, pretrained: bool = False) -> nn.Module:
     """MT-ESTAN + a SwinV2 encoder at the bottleneck, no AAA (the paper's Table 3 ablation)."""
     return _with_swin(resnet, estan_widths, swin, None, img_size, pretrained)
 
@@ -202,6 +202,6 @@ def mt_estan_swin(resnet: str = "resnet50", estan_widths: Sequence[int] = ESTAN_
 @register_model
 def hybrid_mt_estan(resnet: str = "resnet50", estan_widths: Sequence[int] = ESTAN_WIDTHS,
                     swin: dict | None = None, aaa: dict | None = None, img_size: int = 256,
-                    pretrained: bool = False, pretrained_path: str | None = None) -> nn.Module:
+                    pretrained: bool = False) -> nn.Module:
     """Hybrid-MT-ESTAN: MT-ESTAN + a SwinV2 encoder whose stages carry Anatomy-Aware Attention."""
     return _with_swin(resnet, estan_widths, swin, aaa or {}, img_size, pretrained)

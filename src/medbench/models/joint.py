@@ -20,9 +20,9 @@ import torch.nn as nn
 
 from medbench.checkpoint import load_checkpoint
 from medbench.errors import ConfigError
-from medbench.models.pretrained import imagenet_swin_state, load_matching
+from medbench.models.pretrained import imagenet_swin_state, load_into_best_part, load_matching
 from medbench.models.registry import register_model
-from medbench.models.swin_unet import ARCH_KEYS, SwinEncoder, grey_to_rgb
+from medbench.models.swin_unet import SwinEncoder, grey_to_rgb, swin_arch
 
 
 class PooledSwin(nn.Module):
@@ -56,6 +56,11 @@ class JointClassifier(nn.Module):
         self.frozen.requires_grad_(False)
         self.head = nn.Linear(frozen.num_features + trainable.num_features, num_classes)
 
+    def load_pretrained_source(self, source: dict[str, torch.Tensor], what: str) -> dict[str, int]:
+        """ImageNet weights (`pretrained_path`) initialise the trainable encoder only: the frozen
+        one comes from the segmentation run (`frozen_checkpoint`)."""
+        return load_into_best_part(self.trainable, source, f"{what} (trainable encoder)")
+
     def train(self, mode: bool = True) -> JointClassifier:
         super().train(mode)
         self.frozen.eval()  # frozen means frozen: no dropout, drop-path or BN statistics updates
@@ -85,16 +90,14 @@ def load_frozen(module: nn.Module, path: str, arch: str, prefix: str) -> None:
 
 @register_model
 def joint_swin(frozen_checkpoint: str | None = None, num_classes: int = 2, pretrained: bool = False,
-               pretrained_path: str | None = None, **arch) -> nn.Module:
+               **arch) -> nn.Module:
     """Joint-SwinTransformer: frozen Swin-Unet encoder + trainable Swin encoder."""
-    unknown = sorted(set(arch) - set(ARCH_KEYS))
-    if unknown:
-        raise TypeError(f"unexpected Swin argument(s) {unknown}")
+    arch = swin_arch(arch)
     frozen, trainable = PooledSwin(**arch), PooledSwin(**arch)
     if frozen_checkpoint:
         load_frozen(frozen.encoder, frozen_checkpoint, "swin_unet", "encoder.")
-    if pretrained or pretrained_path:
-        source = {f"body.{k}": v for k, v in imagenet_swin_state(pretrained_path).items()}
+    if pretrained:
+        source = {f"body.{k}": v for k, v in imagenet_swin_state().items()}
         load_matching(trainable.encoder, source, "ImageNet Swin weights (trainable encoder)")
     return JointClassifier(frozen, trainable, num_classes)
 
@@ -102,14 +105,9 @@ def joint_swin(frozen_checkpoint: str | None = None, num_classes: int = 2, pretr
 @register_model
 def joint_cnn(frozen_checkpoint: str | None = None, encoder_name: str = "tu-efficientnet_b0",
               num_classes: int = 2, in_chans: int = 1, img_size: int | None = None,
-              pretrained: bool = False, pretrained_path: str | None = None) -> nn.Module:
+              pretrained: bool = False) -> nn.Module:
     """joint-CNN: frozen encoder of an EfficientNet `unet` + trainable EfficientNet encoder.
-
-    `img_size` is unused (fully convolutional); `pretrained_path` is not supported for the smp
-    encoder (smp downloads its own ImageNet weights).
-    """
-    if pretrained_path:
-        raise ConfigError("joint_cnn: pretrained_path is not supported; use pretrained: true")
+    `img_size` is unused (fully convolutional)."""
     frozen = PooledSmpEncoder(encoder_name, in_chans)
     trainable = PooledSmpEncoder(encoder_name, in_chans, "imagenet" if pretrained else None)
     if frozen_checkpoint:

@@ -7,6 +7,7 @@ Every registered model returns a dict of task outputs ("cls" logits, "seg" logit
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import Callable
 
 import torch.nn as nn
@@ -27,10 +28,28 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
+def create_model(name: str, pretrained_path: str | None = None, **kwargs) -> nn.Module:
+    """Build a registered model. Arguments its builder does not take (a typo in the YAML) are
+    refused by name before anything is built; an error raised while building is the builder's
+    and goes through as it is. `pretrained_path` (a local weights file, for machines without
+    the hub) is loaded after building (`load_pretrained_file`) unless the builder takes it
+    itself (to refuse it, or to map its names)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model architecture '{name}'; registered: {list_models()}")
+    builder = _REGISTRY[name]
+    params = inspect.signature(builder).parameters
+    if "pretrained_path" in params:
+        kwargs["pretrained_path"] = pretrained_path
+    elif pretrained_path and "pretrained" in kwargs:
+        kwargs["pretrained"] = False  # the file replaces the hub download
     try:
-        return _REGISTRY[name](**kwargs)
+        inspect.signature(builder).bind(**kwargs)
     except TypeError as exc:
-        raise ConfigError(f"model '{name}': bad arguments {sorted(kwargs)} ({exc})") from exc
+        accepted = [p for p in params if p != "kwargs"]
+        raise ConfigError(f"model '{name}': {exc}; it takes {accepted}") from None
+    model = builder(**kwargs)
+    if pretrained_path and "pretrained_path" not in params:
+        from medbench.models.pretrained import load_pretrained_file
+
+        load_pretrained_file(model, pretrained_path, name)
+    return model

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 from timm.models.swin_transformer import SwinTransformer, SwinTransformerBlock
 
+from medbench.errors import ConfigError
 from medbench.models.pretrained import imagenet_swin_state, load_matching
 from medbench.models.registry import register_model
 
@@ -137,11 +138,12 @@ ARCH_KEYS = ("img_size", "patch_size", "embed_dim", "depths", "num_heads", "wind
              "mlp_ratio", "qkv_bias", "drop_rate", "attn_drop_rate", "drop_path_rate")
 
 
-def _arch_kwargs(kwargs: dict) -> dict:
+def swin_arch(kwargs: dict) -> dict:
+    """The Swin encoder's arguments, lists as tuples; an unknown name (a YAML typo) is refused."""
     unknown = sorted(set(kwargs) - set(ARCH_KEYS))
     if unknown:
-        raise TypeError(f"unexpected Swin argument(s) {unknown}; known: {list(ARCH_KEYS)}")
-    return kwargs
+        raise ConfigError(f"unexpected Swin argument(s) {unknown}; known: {list(ARCH_KEYS)}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
 
 
 class MTLSwinUnet(nn.Module):
@@ -152,7 +154,7 @@ class MTLSwinUnet(nn.Module):
 
     def __init__(self, tasks: Sequence[str] = ("cls", "seg", "rec"), num_classes: int = 2,
                  seg_classes: int = 2, in_chans: int = 1, decoder: str = "shared",
-                 pretrained: bool = False, pretrained_path: str | None = None, **arch):
+                 pretrained: bool = False, **arch):
         super().__init__()
         unknown = set(tasks) - {"cls", *PIXEL_TASKS}
         if unknown or not tasks:
@@ -160,7 +162,7 @@ class MTLSwinUnet(nn.Module):
         if decoder not in ("shared", "separate"):
             raise ValueError(f"decoder must be 'shared' or 'separate', got {decoder!r}")
         self.tasks, self.in_chans = tuple(tasks), in_chans
-        arch = _arch_kwargs(arch)
+        arch = swin_arch(arch)
         embed_dim = arch.get("embed_dim", 96)
         self.encoder = SwinEncoder(in_chans=3, **arch)
         pixel_tasks = [t for t in self.tasks if t in PIXEL_TASKS]
@@ -173,8 +175,12 @@ class MTLSwinUnet(nn.Module):
         })
         if "cls" in self.tasks:
             self.heads["cls"] = nn.Linear(self.encoder.num_features, num_classes)
-        if pretrained or pretrained_path:
-            load_imagenet_swin(self, pretrained_path)
+        if pretrained:
+            load_imagenet_swin(self, imagenet_swin_state())
+
+    def load_pretrained_source(self, source: dict[str, torch.Tensor], what: str) -> dict[str, int]:
+        """A local file that is not this model's own checkpoint is ImageNet Swin (timm's names)."""
+        return load_imagenet_swin(self, source, what)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         bottleneck, skips = self.encoder(grey_to_rgb(x))
@@ -189,17 +195,13 @@ class MTLSwinUnet(nn.Module):
         return out
 
 
-def load_imagenet_swin(model: MTLSwinUnet, path: str | None = None,
-                       source: dict[str, torch.Tensor] | None = None) -> dict[str, int]:
-    """Seed encoder AND mirrored decoder stages from ImageNet Swin weights, as Swin-Unet does.
-
-    Weights come from `source` (a timm-format state dict), else a local file `path`, else
-    timm's `swin_tiny_patch4_window7_224` from the Hugging Face hub. Encoder stage i's blocks
-    also initialise the decoder stage of level i. Tensors whose shapes differ (a deeper
-    checkpoint stage, another window size) are skipped and counted.
+def load_imagenet_swin(model: MTLSwinUnet, source: dict[str, torch.Tensor],
+                       what: str = "ImageNet Swin weights") -> dict[str, int]:
+    """Seed encoder AND mirrored decoder stages from ImageNet Swin weights (a timm-format state
+    dict), as Swin-Unet does. Encoder stage i's blocks also initialise the decoder stage of
+    level i. Tensors whose shapes differ (a deeper checkpoint stage, another window size) are
+    skipped and counted.
     """
-    if source is None:
-        source = imagenet_swin_state(path)
     mapped: dict[str, torch.Tensor] = {}
     n_levels = len(model.encoder.body.layers)
     for key, value in source.items():
@@ -209,7 +211,7 @@ def load_imagenet_swin(model: MTLSwinUnet, path: str | None = None,
             stage = n_levels - 2 - int(parts[1])
             for d in range(len(model.decoders)):
                 mapped[f"decoders.{d}.stages.{stage}.{'.'.join(parts[2:])}"] = value
-    return load_matching(model, mapped, "ImageNet Swin weights (encoder + mirrored decoder)")
+    return load_matching(model, mapped, f"{what} (encoder + mirrored decoder)")
 
 @register_model
 def swin_unet(num_classes: int = 2, **kwargs) -> nn.Module:

@@ -27,7 +27,8 @@ class SwinFUSEEncoder(SwinTransformer):
         patch = kwargs["patch_size"]
         grid = [r // p for r, p in zip(roi, patch, strict=True)]
         self.dim = DomainInvarianceModule(
-            grid[1] * grid[2], dim.get("heads", 3), dim.get("attend_across_batch", False)
+            grid[1] * grid[2], dim.get("heads", 3), dim.get("attend_across_batch", False),
+            dim.get("residual", True), dim.get("zero_init", True),
         )
         self.embedding: torch.Tensor | None = None
 
@@ -39,6 +40,9 @@ class SwinFUSEEncoder(SwinTransformer):
             x0 = stage[0](x0.contiguous())
             outs.append(self.proj_out(x0, normalize))
         return outs
+
+
+DIM_OPTIONS = {"heads", "attend_across_batch", "residual", "zero_init"}
 
 
 def swin_vit(
@@ -67,6 +71,9 @@ def swin_vit(
     )
     if any(r % 32 for r in roi):
         raise ConfigError(f"data.image_size {list(roi)}: Swin UNETR needs every side divisible by 32")
+    unknown = sorted(set(dim or {}) - DIM_OPTIONS)
+    if unknown:
+        raise ConfigError(f"model_args.dim: unknown option(s) {unknown}; known: {sorted(DIM_OPTIONS)}")
     return SwinFUSEEncoder(roi, dim, **kwargs) if dim else SwinTransformer(**kwargs)
 
 

@@ -6,7 +6,7 @@ DIM (released `SwinTransformerCoAttn`): two patch embeddings of the input, each 
 multi-head attentions (q from one, k/v from the other), and their mean replaces the patch
 embedding for the Swin stages and the first UNETR skip. The released code leaves
 `nn.MultiheadAttention` at batch_first=False, so attention runs across the samples of a
-mini-batch; `attend_across_batch: false` (default) attends within each sample (spec B4).
+mini-batch; `attend_across_batch: false` (default) attends within each sample.
 
 SSL head (released `SSLHead`): rotation logits (4) from token 0 and a contrastive embedding
 (512) from token 1 of the deepest stage, and a convolutional decoder that reconstructs the
@@ -27,17 +27,31 @@ from medbench.models.registry import register_model
 
 
 class DomainInvarianceModule(nn.Module):
-    """Cross-attention between two (B, C, D, H, W) patch embeddings; output of the same shape."""
+    """Cross-attention between two (B, C, D, H, W) patch embeddings; output of the same shape.
 
-    def __init__(self, grid_hw: int, heads: int, attend_across_batch: bool = False):
+    `residual` (ours; off: the released code) adds the first embedding to the attention output,
+    and `zero_init` starts both attentions' output projections at zero. Without them the module
+    replaces the patch embedding: untrained, its attention over the C*D rows is uniform, so
+    every row becomes the same projected mean row, the Swin stages see no variation below
+    LayerNorm's epsilon and every crop gets the same embedding (measured on the toy: the
+    contrastive term sits at its collapsed value ln(2N - 1) for the whole pre-training). With
+    both, the encoder starts as the encoder without the module and learns what to add.
+    """
+
+    def __init__(self, grid_hw: int, heads: int, attend_across_batch: bool = False,
+                 residual: bool = True, zero_init: bool = True):
         super().__init__()
         if grid_hw % heads:
             raise ConfigError(
                 f"dim: H*W = {grid_hw} features of the patch grid are not divisible by heads = {heads}"
             )
-        self.attend_across_batch = attend_across_batch
+        self.attend_across_batch, self.residual = attend_across_batch, residual
         self.mh1 = nn.MultiheadAttention(grid_hw, heads, batch_first=not attend_across_batch)
         self.mh2 = nn.MultiheadAttention(grid_hw, heads, batch_first=not attend_across_batch)
+        if zero_init:
+            for attention in (self.mh1, self.mh2):
+                nn.init.zeros_(attention.out_proj.weight)
+                nn.init.zeros_(attention.out_proj.bias)
 
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         b, c, d, h, w = first.shape
@@ -46,7 +60,8 @@ class DomainInvarianceModule(nn.Module):
         v1, v2 = first.reshape(b, c * d, h * w), second.reshape(b, c * d, h * w)
         o1, _ = self.mh1(v2, v1, v1, need_weights=False)
         o2, _ = self.mh2(v1, v2, v2, need_weights=False)
-        return ((o1 + o2) / 2).reshape(b, c, d, h, w)
+        attended = ((o1 + o2) / 2).reshape(b, c, d, h, w)
+        return first + attended if self.residual else attended
 
 
 def _encoder_args(model_args: dict) -> dict:
@@ -70,7 +85,7 @@ def swin_ssl(img_size, feature_size: int = 48, frozen_checkpoint: str | None = N
     `swinvit_new.pt`); the DIM, absent there, stays random."""
     from medbench.models.swin_unetr import build_swin_ssl
 
-    kwargs.pop("pretrained", None), kwargs.pop("pretrained_path", None)
+    kwargs.pop("pretrained", None)  # ImageNet does not apply; `pretrained_path`: see the registry
     return build_swin_ssl(img_size, feature_size, frozen_checkpoint, _encoder_args(kwargs))
 
 
@@ -92,6 +107,6 @@ def swin_unetr(
     `inflate_patch_embed`)."""
     from medbench.models.swin_unetr import build_swin_unetr
 
-    kwargs.pop("pretrained", None), kwargs.pop("pretrained_path", None)
+    kwargs.pop("pretrained", None)  # ImageNet does not apply; `pretrained_path`: see the registry
     return build_swin_unetr(img_size, in_channels, out_channels, feature_size, norm_name, frozen_checkpoint,
                             inflate_patch_embed, _encoder_args(kwargs))

@@ -29,29 +29,25 @@ class SmpSegmenter(nn.Module):
 
 
 def _smp(cls, encoder_name: str, num_classes: int, in_chans: int, aux_levels: Sequence[int],
-         pretrained: bool, pretrained_path: str | None) -> nn.Module:
-    """ImageNet encoder weights come from smp's hub when `pretrained`; `pretrained_path`
-    loads a local encoder state dict instead."""
-    weights = "imagenet" if pretrained and not pretrained_path else None
+         pretrained: bool) -> nn.Module:
+    """ImageNet encoder weights come from smp's hub when `pretrained`."""
+    weights = "imagenet" if pretrained else None
     net = cls(encoder_name=encoder_name, encoder_weights=weights, in_channels=in_chans, classes=num_classes)
-    if pretrained_path:
-        net.encoder.load_state_dict(torch.load(pretrained_path, map_location="cpu"))
     return SmpSegmenter(net, aux_levels)
 
 
 @register_model
 def unet(encoder_name: str = "resnet34", num_classes: int = 2, in_chans: int = 1,
-         img_size: int | None = None, aux_levels: Sequence[int] = (), pretrained: bool = False,
-         pretrained_path: str | None = None) -> nn.Module:
+         img_size: int | None = None, aux_levels: Sequence[int] = (), pretrained: bool = False
+         ) -> nn.Module:
     """smp Unet; `encoder_name` any smp encoder (resnet34, efficientnet-b5, tu-efficientnet_b0, ...).
     `img_size` is accepted for a uniform interface and unused (fully convolutional)."""
-    return _smp(smp.Unet, encoder_name, num_classes, in_chans, aux_levels, pretrained, pretrained_path)
+    return _smp(smp.Unet, encoder_name, num_classes, in_chans, aux_levels, pretrained)
 
 
 @register_model
 def deeplabv3plus(encoder_name: str = "resnet101", num_classes: int = 1, in_chans: int = 3,
-                  img_size: int | None = None, aux_levels: Sequence[int] = (), pretrained: bool = False,
-                  pretrained_path: str | None = None) -> nn.Module:
+                  img_size: int | None = None, aux_levels: Sequence[int] = (), pretrained: bool = False
+                  ) -> nn.Module:
     """smp DeepLabV3+ (output stride 16: the last encoder level is dilated, not downsampled)."""
-    return _smp(smp.DeepLabV3Plus, encoder_name, num_classes, in_chans, aux_levels, pretrained,
-                pretrained_path)
+    return _smp(smp.DeepLabV3Plus, encoder_name, num_classes, in_chans, aux_levels, pretrained)

@@ -9,6 +9,7 @@ every classifier against the configured baseline, and ends with the study's own 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,53 @@ def _values(runs, test_set: str, metric: str) -> list[float]:
     return [float(v) for run in runs if (v := run.metrics.get(test_set, {}).get(metric)) is not None]
 
 
-def build_table(table_cfg: dict, runs_by_model: dict[str, list[Run]]) -> pd.DataFrame:
-    """One row per paper row; our value (the mean over seeds) where the row's model was run.
+FIDELITY = {"port": "port of {source}", "rebuilt": "rebuilt from {source}", "ours": "ours: {source}"}
+NOT_PORTED = "†"  # marks a row's method in every section when it is not a port of public code
+
+
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+
+
+REQUIRED_SEPARATOR = "; from "  # a row's budget, then the run it starts from (`requires`)
+
+
+def recipe_budget(recipe: dict) -> str:
+    """A training recipe's budget as text: epochs, batches per epoch, batch size, optimiser."""
+    steps = f"{recipe['steps_per_epoch']} batches" if recipe.get("steps_per_epoch") else "1 pass"
+    return (f"{recipe['epochs']} epochs × {steps}, batch {recipe['batch_size']}, "
+            f"{OPTIMIZERS[recipe['optimizer']['name']]} lr {recipe['lr']:g}")
+
+
+def row_budgets(table_cfg: dict, recipes_of: Callable[[str], dict]) -> tuple[dict[str, str], dict[str, str]]:
+    """(method -> its models' training budget, method -> the `recipe_note` saying where a budget
+    comes from). `recipes_of(model)`: the model's recipe per fold or task ({fold: recipe}); a
+    model that starts from another run (`requires`) names it with that run's budget."""
+    def model_budget(model: str) -> str:
+        recipes = recipes_of(model)
+        texts = {fold: recipe_budget(r) for fold, r in recipes.items()}
+        text = next(iter(texts.values())) if len(set(texts.values())) == 1 else \
+            "; ".join(f"{fold}: {t}" for fold, t in texts.items())
+        required = next(iter(recipes.values())).get("requires")
+        return f"{text}{REQUIRED_SEPARATOR}{required} ({model_budget(required)})" if required else text
+
+    budgets, notes = {}, {}
+    for row in table_cfg["rows"]:
+        texts = dict.fromkeys(model_budget(m) for m in row_models(row))
+        budgets[row["method"]] = " / ".join(texts)
+        notes[row["method"]] = next(iter(recipes_of(row_models(row)[0]).values())).get("recipe_note", "")
+    return budgets, notes
+
+
+def fidelity_text(row: dict) -> str:
+    """How a row's model was built (`fidelity` of the row): a port of public code (named), rebuilt
+    from a paper's description, or our design."""
+    return FIDELITY[row["fidelity"]["kind"]].format(source=row["fidelity"]["source"])
+
+
+def build_table(table_cfg: dict, runs_by_model: dict[str, list[Run]],
+                budgets: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per paper row; our value (the mean over seeds) where the row's model was run, then
+    how the row was built (`fidelity`) and, given `budgets` (method -> text), its training budget.
 
     With several seeds per model, `<column>_sd` columns hold the standard deviations.
     """
@@ -89,6 +135,9 @@ def build_table(table_cfg: dict, runs_by_model: dict[str, list[Run]]) -> pd.Data
                 row[f"{col}_sd"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else math.nan
         if several:
             row["seeds"] = max((len(runs_by_model.get(m, [])) for m in row_models(spec)), default=0)
+        row["fidelity"] = fidelity_text(spec)
+        if budgets is not None:
+            row["budget"] = budgets.get(spec["method"], "")
         rows.append(row)
     unknown = set(runs_by_model) - {m for spec in table_cfg["rows"] for m in row_models(spec)}
     if unknown:
@@ -172,21 +221,67 @@ def _paired_section(table_cfg: dict, tests: pd.DataFrame) -> list[str]:
     return [*lines, ""]
 
 
+def _rows_section(table_cfg: dict, ours: pd.DataFrame, notes: dict[str, str]) -> list[str]:
+    """Every row's fidelity and budget; a budget unlike the table's usual one carries its reason."""
+    lines = ["## Rows: how each was built and trained", "",
+             f"{NOT_PORTED}: not a port of public code (rebuilt from a paper's description, or ours).", ""]
+    budgets = ours["budget"] if "budget" in ours else pd.Series("", index=ours.index)
+    own = _own_budgets(budgets)
+    usual = own[own != ""].mode()
+    lines += ["| Method | Built from | Training budget |", "|---|---|---|"]
+    for i, row in ours.iterrows():
+        budget = budgets[i]
+        if budget and len(usual) and own[i] != usual.iloc[0]:
+            budget += f" (differs: {notes.get(row['method']) or 'no reason given in the study YAML'})"
+        lines.append(f"| {_method(table_cfg, row['method'])} | {row['fidelity']} | {budget or '·'} |")
+    return [*lines, ""]
+
+
+def _method(table_cfg: dict, method: str) -> str:
+    spec = next(r for r in table_cfg["rows"] if r["method"] == method)
+    return method if spec["fidelity"]["kind"] == "port" else f"{method} {NOT_PORTED}"
+
+
+def _own_budgets(budgets: pd.Series) -> pd.Series:
+    """Each row's own training budget, without the run it starts from (`; from <run> (...)`),
+    which is a row of its own."""
+    return budgets.str.split(REQUIRED_SEPARATOR, regex=False).str[0]
+
+
+def budget_line(ours: pd.DataFrame) -> str:
+    """The run line's budget: the one every row shares (a row's own training, not the run it
+    starts from), or the most common one."""
+    budgets = _own_budgets(ours["budget"][ours["budget"] != ""]) if "budget" in ours \
+        else pd.Series(dtype=str)
+    if budgets.empty:
+        return ""
+    if budgets.nunique() == 1:
+        return f"budget of every row `{budgets.iloc[0]}`"
+    usual = budgets.mode().iloc[0]
+    return f"budget `{usual}` ({(budgets != usual).sum()} row(s) differ: see Rows)"
+
+
 def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, data_kind: str,
                     provenance: dict, intervals: pd.DataFrame | None = None,
-                    tests: pd.DataFrame | None = None, extra: list[str] = ()) -> str:
-    """The table's Markdown; `extra`: the study's own sections (lines) at the end."""
+                    tests: pd.DataFrame | None = None, extra: list[str] = (),
+                    budget_notes: dict[str, str] | None = None) -> str:
+    """The table's Markdown: title, caption, the run (data kind, provenance, budget), every
+    section beside the paper, how each row was built and trained (`budget_notes`: method -> why
+    its budget differs), the paired tests; `extra`: the study's own sections (lines) at the end."""
     kind_line = (
         "**Toy data** (synthetic data in the real format, from `medbench toy`): these numbers check "
         "that the pipeline runs and learns; they are not comparable with the paper's."
         if data_kind == "toy" else "**Real data**: the published protocol on the configured dataset."
     )
-    lines = [f"# {table_cfg['title']}", "", kind_line, "",
+    budget = budget_line(ours)
+    lines = [f"# {table_cfg['title']}", "", *([table_cfg["caption"], ""] if table_cfg.get("caption") else []),
+             kind_line, "",
              "Each cell: **ours** [95% bootstrap interval over test slices or images] / paper "
              "(ours − paper); "
              "with several training seeds **mean ± sd** over seeds. `·`: not run here; "
              "`—`: not reported.", "",
-             "Run: " + ", ".join(f"{k} `{v}`" for k, v in provenance.items()), ""]
+             "Run: " + ", ".join([*(f"{k} `{v}`" for k, v in provenance.items()), *[budget][:bool(budget)]]),
+             ""]
     for section in table_cfg["sections"]:
         cols = list(section["columns"])
         lines += [f"## {section['title']}", "",
@@ -199,8 +294,9 @@ def render_markdown(table_cfg: dict, ours: pd.DataFrame, paper: pd.DataFrame, da
                      for c in cols]
             if all(c.startswith("· / —") for c in cells):
                 continue  # the paper reports nothing here and we ran nothing
-            lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {_method(table_cfg, row['method'])} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _rows_section(table_cfg, ours, budget_notes or {})
     if tests is not None and len(tests):
         lines += _paired_section(table_cfg, tests)
     return "\n".join([*lines, *extra])

@@ -81,8 +81,10 @@ class Study:
         return evaluate_predictions(pred_dir, list(cfg["test_sets"]),
                                     cfg.get("evaluation", {}).get("bootstrap_samples", 1000), cfg["seed"])
 
-    def table_sections(self, cfg: dict, data_dir: Path, protocol: str) -> list[str]:
-        """Extra Markdown lines at the end of the result table (e.g. a leakage report)."""
+    def table_sections(self, cfg: dict, data_dir: Path, protocol: str, runs: dict | None = None) -> list[str]:
+        """Extra Markdown lines at the end of the result table (e.g. a leakage report); `runs`:
+        the table's finished runs (model -> [Run]), whose folders hold what else the rules file
+        declares for the table (`TABLE_DATA`)."""
         return []
 
     def figures(self) -> dict[str, FigureFn]:

@@ -3,12 +3,15 @@
 brain_ct (Japanese paper, eq. 1-5): L = l_cls*CE + l_seg*(l_ce*CE + l_dice*Dice) + l_rec*MSE.
 hubmap (§4.3): BCE (+ 0.2 BCE of an auxiliary head, switched between encoder levels).
 bus (Hybrid-MT-ESTAN §2.4, busbench): w_cls * (focal | weighted BCE) + w_seg * Dice on one logit.
-swinfuse: the self-supervised terms (train/ssl.py) and MONAI's Dice on volumes (train/volumes.py).
+swinfuse: the self-supervised terms (train/ssl.py) and MONAI's Dice on volumes (train/volumes.py),
+registered there beside the Trainer variants that train with them.
 Segmentation terms are averaged over the samples of the batch that carry a mask only; a batch
 with none contributes no segmentation loss.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -141,21 +144,41 @@ class BinaryMultiTaskLoss(nn.Module):
         return total, {t: float(v.detach()) for t, v in parts.items()}
 
 
+_LOSSES: dict[str, Callable[[dict, int], nn.Module]] = {}
+
+
+def register_loss(name: str):
+    """Decorator: a factory `(loss_cfg, epochs) -> nn.Module` selectable as `loss: {name: <name>}`."""
+
+    def register(factory: Callable[[dict, int], nn.Module]) -> Callable[[dict, int], nn.Module]:
+        if name in _LOSSES:
+            raise ValueError(f"loss '{name}' registered twice")
+        _LOSSES[name] = factory
+        return factory
+
+    return register
+
+
 def build_loss(loss_cfg: dict, epochs: int) -> nn.Module:
-    """The loss a recipe names: `bce` (+ optional `aux`) for hubmap, `binary_multitask` for bus,
-    `ssl` / `dice` for swinfuse's pre-training / 3-D fine-tuning, else the multi-task loss."""
-    if loss_cfg.get("name") == "ssl":
-        from medbench.train.ssl import SSLLoss
+    """The loss a recipe names (`multitask` when it names none: brain_ct's eq. 1-5)."""
+    name = loss_cfg.get("name", "multitask")
+    if name not in _LOSSES:
+        raise ConfigError(f"loss: unknown name '{name}'; registered: {sorted(_LOSSES)}")
+    return _LOSSES[name](loss_cfg, epochs)
 
-        return SSLLoss(**{k: v for k, v in loss_cfg.items() if k != "name"})
-    if loss_cfg.get("name") == "dice":
-        from medbench.train.volumes import VolumeDiceLoss
 
-        return VolumeDiceLoss(loss_cfg.get("activation", "sigmoid"))
-    if loss_cfg.get("name") == "binary_multitask":
-        return BinaryMultiTaskLoss(loss_cfg["weights"], loss_cfg["cls"], loss_cfg.get("dice_smooth", 1.0))
-    if loss_cfg.get("name") == "bce":
-        aux = loss_cfg.get("aux") or {}
-        return AuxiliaryBCELoss(epochs, aux.get("weight", 0.2), tuple(aux.get("levels", ())),
-                                aux.get("switch_fraction", 0.5))
-    return MultiTaskLoss(loss_cfg["weights"], loss_cfg.get("seg"))
+@register_loss("multitask")
+def _multitask(cfg: dict, epochs: int) -> nn.Module:
+    return MultiTaskLoss(cfg["weights"], cfg.get("seg"))
+
+
+@register_loss("bce")
+def _bce(cfg: dict, epochs: int) -> nn.Module:
+    aux = cfg.get("aux") or {}
+    return AuxiliaryBCELoss(epochs, aux.get("weight", 0.2), tuple(aux.get("levels", ())),
+                            aux.get("switch_fraction", 0.5))
+
+
+@register_loss("binary_multitask")
+def _binary_multitask(cfg: dict, epochs: int) -> nn.Module:
+    return BinaryMultiTaskLoss(cfg["weights"], cfg["cls"], cfg.get("dice_smooth", 1.0))

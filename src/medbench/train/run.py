@@ -20,7 +20,6 @@ from medbench.fileio import file_digest, write_csv
 from medbench.models import create_model
 from medbench.seeding import seed_everything
 from medbench.train import ssl, volumes  # noqa: F401 (their Trainer variants register themselves)
-from medbench.train.losses import build_loss
 from medbench.train.optim import build_optimizer, build_schedule
 from medbench.train.trainer import TrainerConfig, get_trainer
 
@@ -73,14 +72,15 @@ def train_model(cfg: dict, model_name: str, protocol: str, datasets: Callable[[]
     frozen = {"frozen_checkpoint": str(frozen_checkpoint)} if frozen_checkpoint else {}
     model = create_model(recipe["arch"], **args, **frozen)
     optimizer = build_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"])
-    steps = math.ceil(len(data["train"]) / recipe["batch_size"])
+    steps = recipe.get("steps_per_epoch") or math.ceil(len(data["train"]) / recipe["batch_size"])
     mode = recipe["monitor"]["mode"]
     trainer_cfg = TrainerConfig(
         epochs=recipe["epochs"], batch_size=recipe["batch_size"],
         val_batch_size=recipe.get("val_batch_size", recipe["batch_size"]),
         monitor=recipe["monitor"]["metric"], mode=mode, seed=cfg["seed"],
         num_workers=recipe.get("num_workers", 0), device=device or recipe.get("device", "auto"),
-        amp=recipe.get("amp", True),
+        amp=recipe.get("amp", True), keep_last=recipe.get("keep_last", False),
+        steps_per_epoch=recipe.get("steps_per_epoch"),
         fingerprint=_fingerprint(cfg, recipe, protocol, data_dir, frozen_checkpoint),
     )
     # The checkpoint holds the frozen weights too: rebuilding it needs no frozen path or download.
@@ -91,7 +91,8 @@ def train_model(cfg: dict, model_name: str, protocol: str, datasets: Callable[[]
              model_name, recipe["arch"], len(data["train"]), len(data["val"]), recipe["epochs"], steps)
     trainer_cls = get_trainer(recipe.get("trainer", "default"))
     schedule = build_schedule(recipe["schedule"], optimizer, steps, recipe["epochs"], mode)
-    trainer = trainer_cls(model, build_loss(recipe["loss"], recipe["epochs"]), optimizer, schedule,
+    loss = trainer_cls.build_loss(recipe["loss"], recipe["epochs"])
+    trainer = trainer_cls(model, loss, optimizer, schedule,
                           data["train"], data["val"], Path(out_dir), trainer_cfg, meta)
     return trainer.fit()
 

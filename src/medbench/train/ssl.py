@@ -1,5 +1,5 @@
 """Self-supervised pre-training of a Swin encoder (SwinFUSE; Tang et al. 2022's SSL recipe as
-devalab/SwinFUSE releases it, spec B2/B5): the `ssl` loss and the `ssl_pretrain` Trainer.
+devalab/SwinFUSE releases it in scripts/Pretrain/): the `ssl` loss and the `ssl_pretrain` Trainer.
 
 Per step, two views of every crop: each rotated by a random multiple of 90 degrees
 (`rot_rand`), then cut out and mixed (`aug_rand`). The loss:
@@ -16,11 +16,16 @@ registers itself), and MONAI's import alone takes seconds.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from medbench.train.losses import register_loss
 from medbench.train.trainer import Trainer, register_trainer
+
+log = logging.getLogger(__name__)
 
 
 def rot_rand(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,15 +69,30 @@ def patch_rand_drop(
     return x
 
 
-def aug_rand(x: torch.Tensor) -> torch.Tensor:
-    """Cut-out of every sample, then boxes pasted from a random partner (when it is another)."""
+def aug_rand(x: torch.Tensor, modality: torch.Tensor | None = None) -> torch.Tensor:
+    """Cut-out of every sample, then boxes pasted from a random partner of the same modality
+    (when it is another sample): the released code's steps held one volume, hence one modality,
+    so its pastes never mixed CT into MR."""
     out = x.detach().clone()
+    modality = torch.zeros(len(x), dtype=torch.long) if modality is None else modality.cpu()
     for i in range(len(out)):
         patch_rand_drop(out[i])
-        partner = int(torch.randint(0, len(out), ()))
+        same = torch.nonzero(modality == modality[i]).flatten()
+        partner = int(same[torch.randint(0, len(same), ())])
         if partner != i:
             patch_rand_drop(out[i], out[partner])
     return out
+
+
+def embedding_cosines(first: torch.Tensor, second: torch.Tensor) -> dict[str, float]:
+    """Collapse monitor of the contrastive embeddings of two views (N, D) each: the mean cosine
+    over every pair of the 2N embeddings (near 1: collapsed, every crop embedded alike; NT-Xent
+    then has no gradient) and over the N positive pairs (the two views of one crop)."""
+    z = F.normalize(torch.cat([first, second]).float(), dim=1)
+    similarity = z @ z.T
+    pairs = ~torch.eye(len(z), dtype=torch.bool, device=z.device)
+    positive = (z[: len(first)] * z[len(first):]).sum(dim=1)
+    return {"cos_mean": float(similarity[pairs].mean()), "cos_pos": float(positive.mean())}
 
 
 def kde_jsd(features: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
@@ -130,35 +150,54 @@ class SSLLoss(nn.Module):
         return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
+@register_loss("ssl")
+def _ssl_loss(cfg: dict, epochs: int) -> nn.Module:
+    return SSLLoss(**{k: v for k, v in cfg.items() if k != "name"})
+
+
+COLLAPSED = 0.95  # mean pairwise cosine of the contrastive embeddings above which a warning is logged
+
+
 @register_trainer("ssl_pretrain")
 class SSLTrainer(Trainer):
-    """Pre-training: batches of crops (B, n, 1, X, Y, Z) with their `modality`; the model
-    selected on the validation reconstruction L1 (`val_rec`, the released code's criterion)."""
+    loss_name = "ssl"
 
-    def _views(self, batch: dict) -> tuple[torch.Tensor, ...]:
+    """Pre-training: batches of crops (B, n, 1, X, Y, Z) with their `modality`. Overrides what a
+    step costs (two augmented views of every crop through the pretext losses) and what picks the
+    best epoch: the validation reconstruction L1 (`val_rec`, the released code's criterion), on
+    the same crops and views every epoch, beside the collapse monitor (`val_cos_mean`,
+    `val_cos_pos`: see `embedding_cosines`)."""
+
+    def _views(self, batch: dict) -> tuple[list[dict], tuple]:
         crops = batch["image"].flatten(0, 1)
         modality = batch["modality"].flatten()
         (x1, r1), (x2, r2) = rot_rand(crops), rot_rand(crops)
-        return x1, x2, r1, r2, modality
-
-    def _loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        x1, x2, r1, r2, modality = self._views(batch)
         with torch.autocast(self.device.type, enabled=self.use_amp):
-            views = [self.model(aug_rand(x1)), self.model(aug_rand(x2))]
-        return self.loss_fn(views, [r1, r2], [x1, x2], modality)
+            views = [self.model(aug_rand(x1, modality)), self.model(aug_rand(x2, modality))]
+        return views, ([r1, r2], [x1, x2], modality)
 
     def training_step(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        return self._loss(batch)
+        views, targets = self._views(batch)
+        return self.loss_fn(views, *targets)
 
     def validate(self, epoch: int) -> dict:
-        """The loss terms on the validation crops, the same views every epoch."""
+        """The loss terms and the embeddings' cosines on the validation crops: the crop
+        transforms and the views' randomness are reseeded, so every epoch sees the same views."""
         self.model.eval()
+        self.val_data.transform.set_random_seed(self.cfg.seed)
         sums, n = {}, 0
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.seed)
             for batch in self._loader(self.val_data, self.cfg.val_batch_size, False, 0):
-                loss, parts = self._loss(self._to_device(batch))
-                for key, value in {"loss": float(loss), **parts}.items():
+                views, targets = self._views(self._to_device(batch))
+                loss, parts = self.loss_fn(views, *targets)
+                cosines = embedding_cosines(views[0]["contrast"], views[1]["contrast"])
+                for key, value in {"loss": float(loss), **parts, **cosines}.items():
                     sums[key] = sums.get(key, 0.0) + value * len(batch["image"])
                 n += len(batch["image"])
-        return {f"val_{k}": v / n for k, v in sums.items()}
+        metrics = {f"val_{k}": v / n for k, v in sums.items()}
+        if metrics["val_cos_mean"] > COLLAPSED:
+            log.warning("epoch %d: the contrastive embeddings have collapsed (mean pairwise cosine "
+                        "%.3f > %.2f): every crop is embedded alike", epoch, metrics["val_cos_mean"],
+                        COLLAPSED)
+        return metrics

@@ -2,24 +2,32 @@
 from config, and the loop handles checkpoints, resume, best-model selection and metrics.
 
 Files in `out_dir`:
-    checkpoints/last.pt   everything needed to resume (written atomically every epoch)
-    checkpoints/best.pt   weights of the best epoch so far by the monitored metric
+    checkpoints/last.pt   everything needed to resume (written atomically every epoch); deleted
+                          once training has finished, unless `keep_last` (it holds the optimiser
+                          state too: 2-3x the weights)
+    checkpoints/best.pt   weights of the best epoch so far by the monitored metric; renamed to
+                          model.pt once training has finished
     metrics.csv           one row per finished epoch (rewritten every epoch)
-    model.pt              the best weights, written once training has finished
+    model.pt              the best weights: the one file of the run that later steps read
 
 Reproducibility: every epoch reseeds torch, the shuffling generator and the augmentation
 from (seed, epoch), so a run resumed after epoch k continues exactly as an uninterrupted one.
 
-Variants (nnU-Net style) subclass Trainer, override one method (`training_step`: what a batch
-costs, e.g. self-supervised pretext losses; `validation_metrics`: what picks the best epoch) and
-register under a name that a recipe's `trainer:` key selects.
+Variants (nnU-Net style) subclass Trainer and register under a name that a recipe's `trainer:`
+key selects. A variant overrides what it changes and nothing else: what a batch costs
+(`training_step`, e.g. self-supervised pretext losses), how the validation set is scored
+(`validate`: e.g. sliding windows over whole volumes; `validation_metrics` when only the
+metrics of the usual predictions differ), and the loss it trains with (`loss_name`: a variant
+that needs its own loss names it, and a recipe naming another one is refused).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +35,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from medbench.checkpoint import load_checkpoint, save_checkpoint
 from medbench.device import resolve_device
 from medbench.errors import ConfigError
 from medbench.fileio import write_csv
-from medbench.metrics import binary_iou, dice_per_image, roc_auc
+from medbench.metrics import binary_iou, binary_log_loss, dice_per_image, roc_auc
 from medbench.models.inference import infer
 from medbench.progress import progress
+from medbench.train import losses
 from medbench.train.optim import Schedule
 
 log = logging.getLogger(__name__)
@@ -52,6 +61,10 @@ class TrainerConfig:
     num_workers: int = 0
     device: str = "auto"
     amp: bool = True  # used on CUDA only
+    keep_last: bool = False  # keep checkpoints/last.pt after the run (e.g. to inspect the optimiser)
+    # an epoch of this many batches drawn from reshuffled passes over the training set (Keras'
+    # fit(steps_per_epoch=...) on a looping generator); None: one pass over the training set
+    steps_per_epoch: int | None = None
     fingerprint: dict = field(default_factory=dict)  # resume only a run of the same config
 
 
@@ -63,6 +76,16 @@ def _reseed_worker(worker_id: int) -> None:
 
 
 class Trainer:
+    loss_name: str | None = None  # None: the recipe's `loss: {name: ...}` (train/losses.py)
+
+    @classmethod
+    def build_loss(cls, loss_cfg: dict, epochs: int) -> torch.nn.Module:
+        name = loss_cfg.get("name", cls.loss_name)
+        if cls.loss_name and name != cls.loss_name:
+            raise ConfigError(f"loss '{name}': the {cls.__name__} trains with '{cls.loss_name}' "
+                              "(give it no loss name, or that one)")
+        return losses.build_loss({**loss_cfg, "name": name} if name else loss_cfg, epochs)
+
     def __init__(self, model: torch.nn.Module, loss_fn: torch.nn.Module, optimizer, schedule: Schedule,
                  train_data: Dataset, val_data: Dataset, out_dir: str | Path, cfg: TrainerConfig,
                  model_meta: dict | None = None):
@@ -85,9 +108,14 @@ class Trainer:
         """Every random stream of an epoch derives from (seed, epoch): resume is exact."""
         return self.cfg.seed * 100_003 + epoch
 
-    def _loader(self, data: Dataset, batch_size: int, shuffle: bool, epoch: int) -> DataLoader:
+    def _loader(self, data: Dataset, batch_size: int, shuffle: bool, epoch: int,
+                steps: int | None = None) -> DataLoader:
         generator = torch.Generator().manual_seed(self._epoch_seed(epoch))
-        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator,
+        # `steps` batches from back-to-back permutations of the data (RandomSampler without
+        # replacement repeats whole permutations)
+        sampler = RandomSampler(data, num_samples=steps * batch_size, generator=generator) if steps else None
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle and sampler is None,
+                          sampler=sampler, generator=generator,
                           num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda",
                           worker_init_fn=_reseed_worker if self.cfg.num_workers else None,
                           drop_last=False)
@@ -118,8 +146,8 @@ class Trainer:
         self.model.train()
         sums: dict[str, float] = {}
         n = 0
-        bar = progress(self._loader(self.train_data, self.cfg.batch_size, True, epoch),
-                       desc=f"epoch {epoch}/{self.cfg.epochs}", unit="batch", leave=False)
+        loader = self._loader(self.train_data, self.cfg.batch_size, True, epoch, self.cfg.steps_per_epoch)
+        bar = progress(loader, desc=f"epoch {epoch}/{self.cfg.epochs}", unit="batch", leave=False)
         for batch in bar:
             loss, parts = self.training_step(self._to_device(batch))
             self.optimizer.zero_grad(set_to_none=True)
@@ -151,6 +179,7 @@ class Trainer:
         metrics = {"val_loss": pred["loss"]}
         if "cls_prob" in pred:
             metrics["val_auc"] = roc_auc(pred["label"], pred["cls_prob"])
+            metrics["val_cls_loss"] = binary_log_loss(pred["label"], pred["cls_prob"])
         if "seg_pred" in pred:
             keep = pred["has_mask"].astype(bool)
             metrics["val_iou"] = binary_iou(pred["seg_pred"][keep], pred["mask"][keep])
@@ -204,8 +233,14 @@ class Trainer:
         return state["epoch"] + 1
 
     def _finish(self) -> dict:
-        best = load_checkpoint(self.out_dir / "checkpoints" / "best.pt")
-        save_checkpoint(self.out_dir / "model.pt", best)
+        checkpoints, model_file = self.out_dir / "checkpoints", self.out_dir / "model.pt"
+        if (checkpoints / "best.pt").is_file():  # else renamed already by a run killed just after
+            os.replace(checkpoints / "best.pt", model_file)  # a rename: one copy on disk
+        best = load_checkpoint(model_file)
+        if not self.cfg.keep_last:
+            (checkpoints / "last.pt").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # other files a user put there stay
+                checkpoints.rmdir()
         return {"best_epoch": best["epoch"], "best_score": best["score"], "history": self.history}
 
 

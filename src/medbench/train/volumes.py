@@ -1,7 +1,7 @@
 """3-D segmentation fine-tuning (swinfuse's downstream tasks): the `dice` loss and the
 `volume_segmentation` Trainer, whose validation segments each whole volume by sliding windows.
 
-Two output conventions, as the released fine-tuning scripts (spec B5):
+Two output conventions, as the released fine-tuning scripts (devalab/SwinFUSE):
 - `sigmoid` (BraTS): one channel per overlapping region (TC, WT, ET), DiceLoss(sigmoid),
   prediction = sigmoid > 0.5, Dice with the background channels included (they are regions);
 - `softmax` (MSD): classes, DiceLoss(softmax, one-hot target), prediction = argmax, Dice
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from medbench.train.losses import register_loss
 from medbench.train.trainer import Trainer, register_trainer
 
 SW_OVERLAP = 0.5  # released fine-tuning scripts: sliding windows overlapping by half
@@ -35,6 +36,11 @@ class VolumeDiceLoss(nn.Module):
     def forward(self, outputs: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         loss = self.dice(outputs["seg"].float(), batch["mask"])
         return loss, {"seg": float(loss.detach())}
+
+
+@register_loss("dice")
+def _dice_loss(cfg: dict, epochs: int) -> nn.Module:
+    return VolumeDiceLoss(cfg.get("activation", "sigmoid"))
 
 
 def segment(
@@ -66,7 +72,9 @@ def dice_per_channel(prediction: torch.Tensor, target: torch.Tensor, activation:
 
 @register_trainer("volume_segmentation")
 class VolumeSegmentationTrainer(Trainer):
-    """Validation = mean Dice over whole validation volumes (`val_dice`)."""
+    """Validation = mean Dice over whole validation volumes (`val_dice`), by sliding windows."""
+
+    loss_name = "dice"
 
     def validate(self, epoch: int) -> dict:
         self.model.eval()

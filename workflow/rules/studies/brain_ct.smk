@@ -73,7 +73,7 @@ rule brain_ct_figure_gradcam:
         metrics=lambda wc: run_files(wc.table, "metrics.json", [BRAIN_CT_FIGURES["gradcam"]["model"]]),
         data=BRAIN_CT_PREPARED,
     output:
-        figure=report_entry(figure_file("{table}", "gradcam"), FIGURE_CAPTION, "gradcam"),
+        figure=figure_entry("{table}", "gradcam"),
         stats=f"{PATHS['results']}/figures/{{table}}/gradcam.csv",
     wildcard_constraints:
         table=result_tables("brain_ct"),
@@ -97,7 +97,7 @@ rule brain_ct_figure_overlays:
         predictions=lambda wc: run_files(wc.table, "predictions", BRAIN_CT_OVERLAID),
         data=BRAIN_CT_SLICES,
     output:
-        report_entry(figure_file("{table}", "overlays"), FIGURE_CAPTION, "overlays"),
+        figure_entry("{table}", "overlays"),
     wildcard_constraints:
         table=result_tables("brain_ct"),
     params:

@@ -82,7 +82,7 @@ rule bus_figure_overlays:
         predictions=lambda wc: run_files(wc.table, "predictions", bus_overlaid(wc)),
         data=BUS_CACHE,
     output:
-        report_entry(figure_file("{table}", "overlays"), FIGURE_CAPTION, "overlays"),
+        figure_entry("{table}", "overlays"),
     wildcard_constraints:
         table=result_tables("bus"),
     params:
@@ -102,7 +102,7 @@ rule bus_figure_roc_folds:
     input:
         unpack(report_inputs),
     output:
-        report_entry(figure_file("{table}", "roc_folds"), FIGURE_CAPTION, "roc_folds"),
+        figure_entry("{table}", "roc_folds"),
     wildcard_constraints:
         table=result_tables("bus"),
     params:

@@ -103,7 +103,7 @@ rule hubmap_figure_organs:
     input:
         HUBMAP_SPLITS,
     output:
-        report_entry(figure_file("{table}", "organs"), FIGURE_CAPTION, "organs"),
+        figure_entry("{table}", "organs"),
     wildcard_constraints:
         table=result_tables("hubmap"),
     params:
@@ -123,7 +123,7 @@ rule hubmap_figure_stain:
     input:
         PREPARED["hubmap"],
     output:
-        report_entry(figure_file("{table}", "stain"), FIGURE_CAPTION, "stain"),
+        figure_entry("{table}", "stain"),
     wildcard_constraints:
         table=result_tables("hubmap"),
     params:
@@ -144,7 +144,7 @@ rule hubmap_figure_masks:
         unpack(report_inputs),
         data=PREPARED["hubmap"],
     output:
-        report_entry(figure_file("{table}", "masks"), FIGURE_CAPTION, "masks"),
+        figure_entry("{table}", "masks"),
     wildcard_constraints:
         table=result_tables("hubmap"),
     params:

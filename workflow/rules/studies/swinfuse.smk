@@ -2,6 +2,8 @@
 # the NIfTI files), the pre-training and downstream splits (prepared data in <interim>/swinfuse),
 # and its own figures. Pre-training and fine-tuning runs are models of the generic train rule:
 # a row's `requires` names its pre-training run, whose model.pt its training takes.
+from medbench.studies.swinfuse.report import pretraining_models
+
 SWINFUSE_DATA = data_dir("swinfuse")
 SWINFUSE_RAW = config["swinfuse"]["raw"]
 SWINFUSE_INDEX = f"{SWINFUSE_DATA}/volumes.csv"
@@ -13,7 +15,13 @@ SWINFUSE_TOY_LAYOUT = {"synthrad": "synthrad2023/Task1/brain", "brats21": "brats
                        "msd10": "msd/Task10_Colon"}
 
 PREPARED["swinfuse"] = lambda wc: [SWINFUSE_INDEX, SWINFUSE_SPLITS]
-TABLE_DATA["swinfuse"] = [f"{SWINFUSE_DATA}/overlap.csv", f"{SWINFUSE_DATA}/pretrain_leakage.csv"]
+# the table's notes: the cohorts' overlap, the pre-training split's leakage, and every pre-training
+# run's collapse monitor (metrics.csv of the runs the table's rows start from)
+TABLE_DATA["swinfuse"] = lambda wc: [
+    f"{SWINFUSE_DATA}/overlap.csv",
+    f"{SWINFUSE_DATA}/pretrain_leakage.csv",
+    *run_files(wc.table, "metrics.csv", pretraining_models(STUDY["swinfuse"], table_models(wc.table))),
+]
 STUDY_FIGURES["swinfuse"] = [kind for kind in ("pretrain_curves", "overlays", "id_ood") if kind in SWINFUSE_FIGURES]
 
 
@@ -80,7 +88,7 @@ rule swinfuse_figure:
         ),
         data=PREPARED["swinfuse"](None),
     output:
-        report_entry(figure_file("{table}", "{kind}"), FIGURE_CAPTION, "{kind}"),
+        figure_entry("{table}", "{kind}"),
     wildcard_constraints:
         table=result_tables("swinfuse"),
         kind="pretrain_curves|overlays|id_ood",

@@ -1,7 +1,10 @@
 """Vahadane stain normalisation (Vahadane et al. 2015): staintools 2.1.2's algorithm, made
 deterministic and fast.
 
-The steps and constants are staintools' (spec: shared/specs/stain_and_gpu.md, §1):
+The steps and constants are staintools' (GitHub Peter554/StainTools, staintools/:
+preprocessing/luminosity_standardizer.py, tissue_masks/luminosity_threshold_tissue_locator.py,
+stain_extraction/vahadane_stain_extractor.py, miscellaneous/get_concentrations.py,
+stain_normalizer.py):
 
 0. luminosity standardiser: L (LAB) scaled so that its 95th percentile becomes 255;
 1. tissue mask: L / 255 < 0.8;

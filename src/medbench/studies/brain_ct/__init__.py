@@ -71,7 +71,7 @@ class BrainCT(Study):
         predict_test_sets(model, datasets, out_dir, device, id_column="slice_id",
                           sample_ids=lambda dataset, rows: dataset.cache.index["slice_id"].to_numpy()[rows])
 
-    def table_sections(self, cfg, data_dir, protocol):
+    def table_sections(self, cfg, data_dir, protocol, runs=None):
         import pandas as pd
 
         from medbench.studies.brain_ct.splits import leakage_section

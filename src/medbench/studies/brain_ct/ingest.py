@@ -12,6 +12,7 @@ at once, each naming its file (or row) and the problem.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -37,6 +38,8 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: manifest not found")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: manifest is empty (no header, no rows)") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: manifest is not a readable CSV ({exc})") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
@@ -59,19 +62,47 @@ def _row_label_problems(row: pd.Series, where: str) -> list[str]:
     return problems
 
 
+def _patient_problems(manifest: pd.DataFrame, path: Path) -> list[str]:
+    """A patient is one group of slices: listed under two hospitals, the patient-disjoint split
+    would put them in a training hospital and a test hospital at once."""
+    hospitals = manifest.groupby(manifest["patient_id"].str.strip())["hospital"].unique()
+    return [f"{path}: patient {patient} is listed under hospitals {', '.join(sorted(found))}: a patient "
+            "belongs to one hospital (rename one of them if they are two people)"
+            for patient, found in hospitals.items() if len(found) > 1]
+
+
+def _duplicate_problems(manifest_path: Path, keys: list[tuple[str, str]]) -> list[str]:
+    """The same DICOM (file, or pixel content) on two rows would be two slices, possibly one in
+    training and one in a test set."""
+    first: dict[str, int] = {}
+    problems = []
+    for row, (file_key, pixel_key) in enumerate(keys):
+        for key, what in ((file_key, "DICOM file"), (pixel_key, "pixel data")):
+            if key is None:
+                continue
+            seen = first.setdefault(key, row)
+            if seen != row:
+                shown = key if what == "DICOM file" else "identical pixels"
+                problems.append(f"{manifest_path} rows {seen + 2} and {row + 2}: the same {what} ({shown}); "
+                                "list each slice once")
+                break
+    return problems
+
+
 def _resize(arr: np.ndarray, size: int, nearest: bool) -> np.ndarray:
     interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
     return cv2.resize(arr, (size, size), interpolation=interp)
 
 
 def _load_row(row, root: Path, image_size: int, win: dict, where: str):
-    """Return (image uint8, mask uint8 | None, problems)."""
+    """Return (image uint8, mask uint8 | None, problems, pixel digest | None)."""
     problems = _row_label_problems(row, where)
     dicom_path = root / row["dicom"]
     try:
         hu = read_ct_hu(dicom_path)
     except DicomReadError as exc:
-        return None, None, problems + [f"{where}: {exc}"]
+        return None, None, problems + [f"{where}: {exc}"], None
+    digest = hashlib.sha1(hu.tobytes()).hexdigest()
     image = np.round(_resize(window(hu, win["center"], win["width"]), image_size, False) * 255)
     mask = None
     if row["mask"].strip():
@@ -79,7 +110,7 @@ def _load_row(row, root: Path, image_size: int, win: dict, where: str):
         try:
             full = read_mask(mask_path)
         except MaskReadError as exc:
-            return None, None, problems + [f"{where}: {exc}"]
+            return None, None, problems + [f"{where}: {exc}"], digest
         if full.shape != hu.shape:
             problems.append(
                 f"{where}: {mask_path}: mask size {full.shape} does not match DICOM {dicom_path} "
@@ -87,7 +118,7 @@ def _load_row(row, root: Path, image_size: int, win: dict, where: str):
             )
         else:
             mask = _resize(full.astype(np.uint8), image_size, True)
-    return image.astype(np.uint8), mask, problems
+    return image.astype(np.uint8), mask, problems, digest
 
 
 def ingest(manifest_path: str | Path, out_dir: str | Path, image_size: int, win: dict) -> SliceCache:
@@ -99,16 +130,19 @@ def ingest(manifest_path: str | Path, out_dir: str | Path, image_size: int, win:
     images = np.zeros((n, image_size, image_size), np.uint8)
     masks = np.zeros((n, image_size, image_size), np.uint8)
     has_mask = np.zeros(n, bool)
-    problems: list[str] = []
+    problems: list[str] = _patient_problems(manifest, manifest_path)
+    keys = []
     rows = progress(manifest.iterrows(), total=n, desc="ingest brain_ct", unit="slice")
     for i, row in rows:
         where = f"{manifest_path} row {i + 2}"  # +2: header line and 1-based numbering
-        image, mask, row_problems = _load_row(row, root, image_size, win, where)
+        image, mask, row_problems, digest = _load_row(row, root, image_size, win, where)
         problems += row_problems
+        keys.append((str((root / row["dicom"]).resolve()), digest))
         if image is not None:
             images[i] = image
         if mask is not None:
             masks[i], has_mask[i] = mask, True
+    problems += _duplicate_problems(manifest_path, keys)
     if problems:
         raise DataError(f"{manifest_path}: {len(problems)} problem(s), nothing written", problems)
     index = manifest.copy()

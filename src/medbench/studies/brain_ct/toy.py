@@ -65,11 +65,19 @@ class ToyBrainCTConfig:
     cue_probability_positive: float = 0.8
     cue_probability_negative: float = 0.2
     cue_probability_elsewhere: float = 0.5
+    # The target's signal: hematoma radii (mm, drawn in these ranges), hypodense islands (radius as
+    # a share of the hematoma's smaller radius, their HU) and the island area a slice needs to be
+    # labelled hypodensity-positive (mm^2: the label does not depend on the matrix size)
+    hematoma_radius_mm: tuple[float, float] = (14.0, 28.0)
+    island_radius: tuple[float, float] = (0.45, 0.6)
+    island_hu: float = 24.0
+    min_island_mm2: float = 24.0
 
     @classmethod
     def from_dict(cls, params: dict | None) -> ToyBrainCTConfig:
         params = checked_params(cls, params, "brain_ct", tuples=(
-            "patients_per_hospital", "slices_per_patient", "mask_hospitals", "cue_hospitals"))
+            "patients_per_hospital", "slices_per_patient", "mask_hospitals", "cue_hospitals",
+            "hematoma_radius_mm", "island_radius"))
         cfg = cls(**params)
         lo, hi = cfg.slices_per_patient
         if not 1 <= lo <= hi:
@@ -122,15 +130,17 @@ def _scanner(hospital: int, shifted: bool, matrix: int, rng: np.random.Generator
     )
 
 
-def _hematoma(n_slices: int, markers: dict, rng: np.random.Generator) -> Hematoma:
+def _hematoma(n_slices: int, markers: dict, cfg: ToyBrainCTConfig, rng: np.random.Generator) -> Hematoma:
     n_islands = int(rng.integers(1, 3))
     islands = tuple(
-        (rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25), rng.uniform(0.45, 0.6), rng.uniform(-0.4, 0.4))
+        (rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25), rng.uniform(*cfg.island_radius),
+         rng.uniform(-0.4, 0.4))
         for _ in range(n_islands)
     )
+    low, high = cfg.hematoma_radius_mm
     return Hematoma(
         center_mm=(rng.uniform(-30, 30), rng.uniform(-35, 30)),
-        radii_mm=(rng.uniform(14, 28), rng.uniform(12, 24)),
+        radii_mm=(rng.uniform(low, high), rng.uniform(low, high) * 6 / 7),
         center_slice=rng.uniform(0.3, 0.7) * (n_slices - 1),
         half_extent_slices=rng.uniform(0.25, 0.45) * n_slices + 1,
         angle=rng.uniform(0, np.pi),
@@ -182,7 +192,7 @@ def _head(x, y, level: float, holder: bool, rng) -> np.ndarray:
     return hu
 
 
-def _hematoma_slice(x, y, h: Hematoma, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _hematoma_slice(x, y, h: Hematoma, k: int, island_hu: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hematoma mask, its HU values and the hypodense-island mask on slice k."""
     dz = (k - h.center_slice) / h.half_extent_slices
     if abs(dz) >= 1:
@@ -210,7 +220,7 @@ def _hematoma_slice(x, y, h: Hematoma, k: int) -> tuple[np.ndarray, np.ndarray, 
                 ri = rf * min(rx, ry) * np.sqrt(1 - (dzi / 0.8) ** 2)
                 islands |= _ellipse(x, y, cx + ix * rx, cy + iy * ry, ri, ri * 0.8, h.angle) <= 1
         islands &= region
-        hu[islands] = 24.0
+        hu[islands] = island_hu
     return region, hu, islands
 
 
@@ -258,11 +268,11 @@ def _uid(*parts) -> str:
     return generate_uid(entropy_srcs=[str(p) for p in parts])
 
 
-def _render_slice(x, y, scanner, h, k, n_slices, holder, rng):
+def _render_slice(x, y, scanner, h, k, n_slices, holder, island_hu, rng):
     hu = _head(x, y, k / max(n_slices - 1, 1), holder, rng)
     region = islands = np.zeros(x.shape, bool)
     if h is not None:
-        region, lesion_hu, islands = _hematoma_slice(x, y, h, k)
+        region, lesion_hu, islands = _hematoma_slice(x, y, h, k, island_hu)
         region &= (hu > 0) & (hu < 100)  # inside the parenchyma only
         islands &= region
         hu[region] = lesion_hu[region]
@@ -295,7 +305,7 @@ def _write_patient(root: Path, cfg, hospital: int, p: int, scanner: Scanner, shi
     study_date = (dt.date(2019, 1, 1) + dt.timedelta(days=int(rng.integers(0, 1500)))).strftime("%Y%m%d")
     has_ich = rng.random() < cfg.ich_probability
     markers = {m: bool(has_ich and rng.random() < cfg.marker_probability[m]) for m in MARKERS}
-    h = _hematoma(n_slices, markers, rng) if has_ich else None
+    h = _hematoma(n_slices, markers, cfg, rng) if has_ich else None
     p_cue = (
         cfg.cue_probability_elsewhere if shifted
         else cfg.cue_probability_positive if markers["hypodensity"]
@@ -307,7 +317,7 @@ def _write_patient(root: Path, cfg, hospital: int, p: int, scanner: Scanner, shi
     series_uid = _uid(cfg.seed, patient_id, "series")
     rows = []
     for k in range(n_slices):
-        hu, region, islands = _render_slice(x, y, scanner, h, k, n_slices, holder, rng)
+        hu, region, islands = _render_slice(x, y, scanner, h, k, n_slices, holder, cfg.island_hu, rng)
         rel = Path(f"hospital_{hospital:02d}") / patient_id / study_date / f"slice_{k:03d}.dcm"
         meta = dict(patient_id=patient_id, study_date=study_date, slice_index=k,
                     study_uid=study_uid, series_uid=series_uid,
@@ -321,7 +331,8 @@ def _write_patient(root: Path, cfg, hospital: int, p: int, scanner: Scanner, shi
             (root / mask_rel).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(region.astype(np.uint8) * 255).save(root / mask_rel)
         labels = {m: int(visible and markers[m]) for m in MARKERS}
-        labels["hypodensity"] = int(visible and islands.sum() >= 12)  # ~3 px after resizing to 64
+        island_mm2 = islands.sum() * scanner.pixel_spacing_mm**2
+        labels["hypodensity"] = int(visible and island_mm2 >= cfg.min_island_mm2)
         rows.append((hospital, patient_id, study_date, k, str(rel), mask_rel,
                      *(labels[m] for m in MARKERS)))
     return rows

@@ -1,13 +1,15 @@
-"""bus predictions and metrics (spec A7): per fold, then the mean over folds, as the tables show.
+"""bus predictions and metrics (the paper's §3.2 metrics, Tables 2-3): per fold, then the mean
+over folds, as the tables show.
 
 Predictions of one fold's model on its test images: `test.csv` (sample_id, label, prob, and
-per image with a mask `dsc`, `ji` at threshold 0.5; NaN elsewhere) and `test.npz` (the mask
+per image with a mask `dsc`, `ji` of the mask probability > 0.5; NaN elsewhere) and `test.npz` (the mask
 probabilities of those images, uint8 x 255, for the overlay figure). The pipeline merges the
 folds (a `fold` column).
 
 metrics.json: for the test set, every metric's mean over folds, `folds` (each fold's metrics and
 confusion matrix) and `ci`: 95% percentile intervals of the fold mean from `bootstrap_samples`
-resamples of the test images within each fold.
+resamples of the test images within each fold and label (stratified: each resample keeps a
+fold's benign / malignant counts).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import numpy as np
 import pandas as pd
 
 from medbench.errors import DataError
-from medbench.evaluate.bootstrap import percentile_interval
+from medbench.evaluate.bootstrap import fold_mean_intervals, mean_over_folds
 from medbench.fileio import atomic_path, read_csv_with_text_ids, write_csv
 from medbench.metrics import binary_classification_metrics, overlap_per_image
+
+MASK_THRESHOLD = 0.5  # busbench's pred_df: a pixel is lesion when its probability is > 0.5
 
 
 def predict_fold(model, dataset, test_set: str, out_dir, device) -> None:
@@ -47,7 +51,7 @@ def predict_fold(model, dataset, test_set: str, out_dir, device) -> None:
     arrays = {}
     if "seg_prob" in pred:
         keep = pred["has_mask"].astype(bool)
-        dsc, ji = overlap_per_image(pred["seg_prob"][keep] >= 0.5, pred["mask"][keep])
+        dsc, ji = overlap_per_image(pred["seg_prob"][keep] > MASK_THRESHOLD, pred["mask"][keep])
         table["dsc"], table["ji"] = np.nan, np.nan
         table.loc[keep, "dsc"], table.loc[keep, "ji"] = dsc, ji
         arrays = {
@@ -59,15 +63,19 @@ def predict_fold(model, dataset, test_set: str, out_dir, device) -> None:
         np.savez_compressed(fh, **arrays)
 
 
-def fold_metrics(table: pd.DataFrame) -> dict[str, float]:
-    metrics = binary_classification_metrics(table["label"], table["prob"])
-    if "dsc" in table and table["dsc"].notna().any():
-        metrics |= {"dsc": float(table["dsc"].mean()), "ji": float(table["ji"].mean())}
+def fold_metrics(fold: dict[str, np.ndarray]) -> dict[str, float]:
+    """One fold's test metrics: busbench's classification metrics, and DSC / JI averaged over the
+    images that have a mask (rows without a segmentation output have no `dsc`)."""
+    metrics = binary_classification_metrics(fold["label"], fold["prob"])
+    if "dsc" in fold:
+        with_mask = ~np.isnan(fold["dsc"])
+        metrics |= {k: float(fold[k][with_mask].mean()) if with_mask.any() else float("nan")
+                    for k in ("dsc", "ji")}
     return metrics
 
 
-def _confusion(table: pd.DataFrame) -> dict[str, int]:
-    pred, label = table["prob"] >= 0.5, table["label"] == 1
+def _confusion(fold: dict[str, np.ndarray]) -> dict[str, int]:
+    pred, label = fold["prob"] >= 0.5, fold["label"] == 1
     return {
         "tp": int((pred & label).sum()),
         "tn": int((~pred & ~label).sum()),
@@ -76,8 +84,10 @@ def _confusion(table: pd.DataFrame) -> dict[str, int]:
     }
 
 
-def _mean(per_fold: list[dict]) -> dict[str, float]:
-    return {k: float(np.mean([m[k] for m in per_fold])) for k in per_fold[0]}
+def _fold_arrays(table: pd.DataFrame) -> list[dict[str, np.ndarray]]:
+    columns = [c for c in ("label", "prob", "dsc", "ji") if c in table]
+    parts = [part for _, part in table.groupby("fold")] if "fold" in table else [table]
+    return [{c: part[c].to_numpy(float) for c in columns} for part in parts]
 
 
 def evaluate_folds(pred_dir, test_sets, n_boot: int, seed: int) -> dict:
@@ -87,24 +97,14 @@ def evaluate_folds(pred_dir, test_sets, n_boot: int, seed: int) -> dict:
         if not path.is_file():
             raise DataError(f"{path}: predictions missing; re-run prediction")
         table = read_csv_with_text_ids(path)
-        folds = [part for _, part in table.groupby("fold")] if "fold" in table else [table]
-        per_fold = [fold_metrics(part) for part in folds]
-        rng = np.random.default_rng(seed)
-        resampled = [
-            _mean([fold_metrics(part.iloc[rng.integers(0, len(part), len(part))]) for part in folds])
-            for _ in range(n_boot)
-        ]
-        ci = {
-            k: list(percentile_interval(np.array([r[k] for r in resampled], float), 0.95))
-            for k in per_fold[0]
-        }
+        folds = _fold_arrays(table)
+        per_fold, ci = fold_mean_intervals(folds, fold_metrics, n_boot, seed)
         result[test_set] = {
             "n": len(table),
             "positives": int(table["label"].sum()),
-            **_mean(per_fold),
-            "folds": [
-                {**m, **_confusion(part), "n": len(part)} for m, part in zip(per_fold, folds, strict=True)
-            ],
-            "ci": ci,
+            **mean_over_folds(per_fold),
+            "folds": [{**m, **_confusion(fold), "n": len(fold["label"])}
+                      for m, fold in zip(per_fold, folds, strict=True)],
+            "ci": {k: list(v) for k, v in ci.items()},
         }
     return result

@@ -1,16 +1,18 @@
 """bus ingestion: every configured dataset -> one image cache (data/interim/bus/images/).
 
-Per image (spec A6.1): decode (PNG, BMP, JPEG; grey or colour -> RGB), crop HMSS by its csv
-(top, height, left, width), merge a BUSI image's lesion masks (logical OR; RGB/RGBA masks are
-binarised on their colour channels > 127), check every mask has the image's size, zero-pad to a
+Per image (the datasets of the paper's §3.1, Table 1): decode (PNG, BMP, JPEG; grey or colour
+-> RGB), crop HMSS by its csv (top, height, left, width), merge a BUSI image's lesion masks
+(logical OR; each must be binary: medbench.data.io.masks), check every mask has the image's size and shows the
+lesion of a benign or malignant image, scale 16-bit images to 8 bits, zero-pad to a
 square (centred, busbench's rule), resize (masks: nearest, or bilinear + threshold 50 as the
 authors' code does by accident). Every problem of every file is listed before anything is
 written.
 
-Duplicates: images whose 16 x 16 average hash is equal (exact and near copies; BUSI has many,
-Pawłowska et al. 2023) form a `dup_group`; `group` unites case and duplicates, so the split never
-puts copies of one image on both sides. `duplicates.csv` lists the groups of more than one image
-(and whether their labels disagree: reported, not relabelled).
+Duplicates: images that are copies of one acquisition (exact, shifted, cropped, re-encoded:
+`duplicates.py`) form a `dup_group`; `group` unites cases and their copies, so the split never
+puts copies of one image on both sides. `duplicates.csv` lists the groups of more than one image,
+each image's closest copy and their similarity, and whether the labels disagree (reported, not
+relabelled).
 """
 
 from __future__ import annotations
@@ -23,28 +25,28 @@ import numpy as np
 import pandas as pd
 
 from medbench.data.cache import SliceCache
+from medbench.data.io.masks import MaskReadError, read_mask
 from medbench.errors import DataError
 from medbench.fileio import write_csv
 from medbench.progress import progress
+from medbench.studies.bus.duplicates import average_hash, copy_pairs, speckle
 
 log = logging.getLogger(__name__)
 
 
-def read_rgb(path: Path) -> np.ndarray | None:
+def read_rgb(path: Path) -> np.ndarray:
+    """8-bit RGB of an image file; a 16-bit image is scaled by its range (65535 -> 255), so that
+    every image of the cache has the same scale. ValueError names what is wrong."""
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
-        return None
+        raise ValueError("unreadable or corrupt image")
+    if image.dtype == np.uint16:
+        image = np.round(image / 257.0).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(f"{image.dtype} pixels: expected an 8- or 16-bit image")
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     return cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
-
-
-def read_mask(path: Path) -> np.ndarray | None:
-    """A binary mask from a grey, RGB or RGBA file: any colour channel > 127 (alpha ignored)."""
-    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if mask is None:
-        return None
-    return (mask[..., :3] if mask.ndim == 3 else mask[..., None]).max(axis=-1) > 127
 
 
 def pad_square(array: np.ndarray) -> np.ndarray:
@@ -64,9 +66,10 @@ def resize_mask(mask: np.ndarray, size: int, method: str) -> np.ndarray:
 
 
 def _load(record: dict, size: int, mask_resize: str, problems: list[str]):
-    image = read_rgb(record["image"])
-    if image is None:
-        problems.append(f"{record['image']}: unreadable or corrupt image")
+    try:
+        image = read_rgb(record["image"])
+    except ValueError as exc:
+        problems.append(f"{record['image']}: {exc}")
         return None
     if record["crop"] is not None:
         top, height, left, width = record["crop"]
@@ -79,37 +82,53 @@ def _load(record: dict, size: int, mask_resize: str, problems: list[str]):
         image = image[top : top + height, left : left + width]
     merged = np.zeros(image.shape[:2], bool)
     for path in record["masks"]:
-        mask = read_mask(path)
-        if mask is None:
-            problems.append(f"{path}: unreadable or corrupt mask")
-        elif mask.shape != image.shape[:2]:
+        try:
+            mask = read_mask(path)
+        except MaskReadError as exc:
+            problems.append(str(exc))
+            continue
+        if mask.shape != image.shape[:2]:
             problems.append(
                 f"{path}: mask is {mask.shape[0]}x{mask.shape[1]}, its image "
                 f"{record['image'].name} is {image.shape[0]}x{image.shape[1]}"
             )
         else:
             merged |= mask
+    if record["masks"] and record["lesion"] and not merged.any():
+        problems.append(f"{';'.join(map(str, record['masks']))}: empty mask, but its image "
+                        f"{record['image'].name} is a {('benign', 'malignant')[record['label']]} lesion")
     resized = cv2.resize(pad_square(image), (size, size), interpolation=cv2.INTER_AREA)
-    return resized, resize_mask(pad_square(merged), size, mask_resize), image.shape[:2]
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    fingerprint = (average_hash(pad_square(grey)), speckle(grey))  # for the near-duplicate search
+    return resized, resize_mask(pad_square(merged), size, mask_resize), image.shape[:2], fingerprint
 
 
-def average_hash(image: np.ndarray) -> str:
-    grey = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (16, 16), interpolation=cv2.INTER_AREA)
-    return np.packbits(grey > grey.mean()).tobytes().hex()
+class _Components:
+    """Union-find over names: which images and cases belong together."""
 
+    def __init__(self):
+        self.parent: dict[str, str] = {}
 
-def _groups(index: pd.DataFrame) -> pd.Series:
-    """Connected components of 'same case' and 'same hash': the unit the split keeps together."""
-    parent = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
+    def find(self, x: str) -> str:
+        while self.parent.setdefault(x, x) != x:
+            x = self.parent[x]
         return x
 
-    for case, dup in zip(index["case_id"], index["dup_group"], strict=True):
-        parent[find(case)] = find(dup)
-    return index["case_id"].map(find)
+    def join(self, a: str, b: str) -> None:
+        ra, rb = sorted((self.find(a), self.find(b)))
+        self.parent[rb] = ra
+
+
+def _duplicate_groups(index: pd.DataFrame, pairs) -> tuple[pd.Series, pd.Series]:
+    """(dup_group: the images joined by copy pairs, group: cases and their copies' cases -- the
+    unit the split keeps together)."""
+    copies, cases = _Components(), _Components()
+    ids, case_ids = index["sample_id"].tolist(), index["case_id"].tolist()
+    for i, j, _ in pairs:
+        copies.join(ids[i], ids[j])
+        cases.join(case_ids[i], case_ids[j])
+    return (pd.Series([f"dup:{copies.find(s)}" for s in ids], index=index.index),
+            pd.Series([cases.find(c) for c in case_ids], index=index.index))
 
 
 def ingest(records: list[dict], out_dir, size: int, mask_resize: str = "nearest") -> SliceCache:
@@ -122,6 +141,7 @@ def ingest(records: list[dict], out_dir, size: int, mask_resize: str = "nearest"
         raise DataError(f"bus: {len(problems)} problem(s), nothing written", problems)
     images = np.stack([item[0] for item in loaded])
     masks = np.stack([item[1] for item in loaded])
+    pairs = copy_pairs([item[3][0] for item in loaded], [item[3][1] for item in loaded])
     index = pd.DataFrame(
         {
             "sample_id": [f"b{i:05d}" for i in range(len(records))],
@@ -136,18 +156,23 @@ def ingest(records: list[dict], out_dir, size: int, mask_resize: str = "nearest"
             "mask_path": [";".join(map(str, r["masks"])) for r in records],
         }
     )
-    hashes = [average_hash(image) for image in images]
-    index["dup_group"] = [f"dup:{h}" for h in hashes]
-    index["group"] = _groups(index)
+    index["dup_group"], index["group"] = _duplicate_groups(index, pairs)
     cache = SliceCache(images=images, masks=masks, index=index)
     cache.save(out_dir)
     duplicates = index[index.duplicated("dup_group", keep=False)].sort_values(["dup_group", "image_id"])
+    best = {}
+    for i, j, score in pairs:  # each image's closest copy, for the report
+        for a, b in ((i, j), (j, i)):
+            if score > best.get(a, ("", 0.0))[1]:
+                best[a] = (index.loc[b, "image_id"], score)
     duplicates = duplicates.assign(
-        labels_disagree=duplicates.groupby("dup_group")["label"].transform("nunique") > 1
+        labels_disagree=duplicates.groupby("dup_group")["label"].transform("nunique") > 1,
+        copy_of=[best[i][0] for i in duplicates.index],
+        similarity=[best[i][1] for i in duplicates.index],
     )
     write_csv(
         Path(out_dir).parent / "duplicates.csv",
-        duplicates[["dup_group", "image_id", "dataset", "label", "labels_disagree"]],
+        duplicates[["dup_group", "image_id", "dataset", "label", "labels_disagree", "copy_of", "similarity"]],
     )
     log.info(
         "ingested %d images (%d malignant, %d with masks); %d in duplicate groups",

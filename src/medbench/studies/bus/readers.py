@@ -1,4 +1,5 @@
-"""The four breast-ultrasound datasets of the bus paper, in their real on-disk layouts (spec A3).
+"""The four breast-ultrasound datasets of the bus paper, in their real on-disk layouts
+(the paper's §3.1, Table 1: HMSS, BUSI, BUSIS, Dataset B).
 
 Each reader returns one record per image, {dataset, image_id, case_id, label (0 benign / 1
 malignant), image (path), masks (paths, [] if none), crop (top, height, left, width) or None},
@@ -41,7 +42,9 @@ def label_of(value, where: str, problems: list[str]) -> int | None:
     return None
 
 
-def _record(dataset, image_id, case_id, label, image: Path, masks, problems, crop=None) -> dict | None:
+def _record(dataset, image_id, case_id, label, image: Path, masks, problems, crop=None,
+            lesion: bool = True) -> dict | None:
+    """One image; `lesion`: its masks must show a lesion (every benign and malignant image)."""
     if not image.is_file():
         problems.append(f"{image}: image not found")
     for mask in masks:
@@ -55,6 +58,7 @@ def _record(dataset, image_id, case_id, label, image: Path, masks, problems, cro
         "image": image,
         "masks": list(masks),
         "crop": crop,
+        "lesion": lesion,
     }
 
 
@@ -73,16 +77,17 @@ def read_busi(root: Path, include_normal: bool, problems: list[str]) -> list[dic
         label = BUSI_CLASSES[folder.name]
         if label is None and not include_normal:
             continue
-        for image in sorted(p for p in folder.glob("*.png") if "_mask" not in p.stem):
+        # macOS AppleDouble files (`._benign (1).png`) beside the images are no images
+        images = (p for p in folder.glob("*.png") if "_mask" not in p.stem and not p.name.startswith("._"))
+        for image in sorted(images):
             masks = sorted(
                 folder.glob(f"{glob_escape(image.stem)}_mask*.png"), key=lambda p: (len(p.stem), p.stem)
             )  # _mask before _mask_1, _mask_2
             if not masks:
                 problems.append(f"{image}: no mask ({image.stem}_mask.png)")
             stem = f"busi:{folder.name}/{image.stem}"
-            records.append(
-                _record("busi", stem, stem, label if label is not None else 0, image, masks, problems)
-            )
+            records.append(_record("busi", stem, stem, label if label is not None else 0, image, masks,
+                                   problems, lesion=label is not None))
     return records
 
 
@@ -126,13 +131,17 @@ def read_dataset_b(root: Path, problems: list[str]) -> list[dict]:
     sheet = _table(root / "DatasetB.xlsx", problems, ("Image", "Type"), pd.read_excel)
     if sheet is None:
         return []
-    records = []
+    records, listed = [], set()
     for i, row in sheet[sheet["Image"].str.strip() != ""].iterrows():
         image_id = row["Image"].strip().split(".")[0].zfill(6)  # "1" or "000001": the sheet's key
         label = label_of(row["Type"], f"{root / 'DatasetB.xlsx'} row {i + 2}", problems)
         key, file = f"dataset_b:{image_id}", f"{image_id}.png"  # one image per case
         image, mask = root / "imgs" / file, root / "GT" / file
+        listed.add(file)
         records.append(_record("dataset_b", key, key, label, image, [mask], problems))
+    # an image the sheet does not list has no label: an error rather than a silent loss
+    problems += [f"{path}: not listed in {root / 'DatasetB.xlsx'} (no label): add its row or remove the file"
+                 for path in sorted((root / "imgs").glob("*.png")) if path.name not in listed]
     return records
 
 

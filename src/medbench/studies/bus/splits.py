@@ -1,7 +1,8 @@
-"""bus cross-validation (spec A6.2): k folds by case, stratified by label; in each fold the
-test block is one fold's groups, a `val_fraction` share of the remaining groups validates, the
-rest trains. A group is a case plus every duplicate of its images (`group` of the cache index),
-so no case and no copy of an image sits in two roles of one fold; every image is tested once.
+"""bus cross-validation (busbench's protocol, `Predefined folds.ipynb`, made reproducible): k folds
+by case, stratified by label; in each fold the test block is one fold's groups, a `val_fraction`
+share of the remaining groups validates (drawn per label), the rest trains. A group is a case
+plus every copy of its images (`group` of the cache index), so no case and no copy of an image
+sits in two roles of one fold; every image is tested once.
 
 splits.csv: one row per image and fold (sample_id, fold, role); leakage.csv: per fold, the
 groups (and cases) found in more than one role -- it must be all zeros, and the split step stops
@@ -26,6 +27,25 @@ def _group_folds(labels, groups, n_splits: int, seed: int, stratified: bool):
     return GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(labels, labels, groups)
 
 
+def _validation_groups(labels, groups, fraction: float, seed: int, stratified: bool) -> np.ndarray:
+    """Positions of the validation images among the non-test ones: floor(fraction x groups) case
+    groups (busbench takes floor(0.15 n) cases), drawn within each label's groups in proportion
+    when stratified (a group's label: its images' most common one)."""
+    table = pd.DataFrame({"group": groups, "label": labels})
+    group_label = table.groupby("group")["label"].agg(lambda s: s.mode().iloc[0])
+    wanted = max(1, int(np.floor(fraction * len(group_label))))
+    strata = group_label.groupby(group_label if stratified else 0).groups
+    shares = {k: wanted * len(v) / len(group_label) for k, v in strata.items()}
+    counts = {k: int(np.floor(v)) for k, v in shares.items()}
+    by_remainder = sorted(shares, key=lambda k: shares[k] - counts[k], reverse=True)
+    for k in by_remainder[: wanted - sum(counts.values())]:
+        counts[k] += 1  # largest remainders first: the counts sum to `wanted`
+    rng = np.random.default_rng(seed)
+    chosen = [g for k, members in strata.items()
+              for g in rng.choice(sorted(members), size=min(counts[k], len(members)), replace=False)]
+    return np.flatnonzero(table["group"].isin(chosen).to_numpy())
+
+
 def cross_validation(index: pd.DataFrame, cfg: dict, seed: int) -> pd.DataFrame:
     """Roles of every image in every fold."""
     n_folds, val_fraction = cfg["n_folds"], cfg["val_fraction"]
@@ -38,10 +58,8 @@ def cross_validation(index: pd.DataFrame, cfg: dict, seed: int) -> pd.DataFrame:
     for fold, (rest, test) in enumerate(folds):
         roles = np.full(len(index), "train", dtype=object)
         roles[test] = "test"
-        inner = max(2, round(1 / val_fraction))
-        _, val = next(
-            _group_folds(labels[rest], groups[rest], inner, seed + fold, cfg.get("stratified", True))
-        )
+        val = _validation_groups(labels[rest], groups[rest], val_fraction, seed + fold,
+                                 cfg.get("stratified", True))
         roles[rest[val]] = "val"
         rows.append(pd.DataFrame({"sample_id": index["sample_id"], "fold": fold, "role": roles}))
     return pd.concat(rows, ignore_index=True)

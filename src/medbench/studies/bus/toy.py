@@ -1,4 +1,4 @@
-"""Synthetic breast-ultrasound data in the four public datasets' real layouts (spec A3, A10).
+"""Synthetic breast-ultrasound data in the four public datasets' real layouts (readers.py).
 
     Dataset_BUSI_with_GT/{benign,malignant,normal}/"<class> (N).png" + "<class> (N)_mask.png"
     BUSIS/imgs/caseNNNN.bmp, BUSIS/GT/caseNNNN_GT.bmp, BUSIS/BUSIS562.csv
@@ -20,7 +20,10 @@ own gain and gamma (a domain shift).
 
 from __future__ import annotations
 
+import io
 import logging
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from medbench.data.toy import checked_params
+from medbench.errors import ConfigError
 from medbench.fileio import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -45,17 +49,30 @@ class ToyBusConfig:
     busis: tuple[int, int] = (12, 12)  # benign, malignant
     dataset_b: tuple[int, int] = (10, 6)
     hmss_cases: int = 16  # 1-4 images each
+    # The planted signal, as (benign, malignant) pairs. Strong enough that every network of the
+    # tables learns it from scratch in the toy budget, with a share of atypical lesions so that
+    # no model can be perfect (a table where every row scores 1.0 compares nothing).
+    lesion_size: tuple[float, float] = (0.08, 0.13)  # lesion radius / shorter image side, drawn in this range
+    lesion_echo: tuple[float, float] = (0.25, 0.12)  # echogenicity inside the lesion (tissue 0.35-0.85)
+    posterior: tuple[float, float] = (1.45, 0.55)  # gain of the column below the lesion: enhancement, shadow
+    posterior_width: float = 0.8  # half-width of that column, in lesion radii
+    atypical: float = 0.0  # share of lesions that look like the other class (shape, echo, posterior)
+    speckle: float = 1.0  # strength of the multiplicative Rayleigh speckle (1: fully developed)
 
     @classmethod
     def from_dict(cls, params: dict | None) -> ToyBusConfig:
-        return cls(**checked_params(cls, params, "bus", tuples=("busi", "busis", "dataset_b")))
+        tuples = ("busi", "busis", "dataset_b", "lesion_size", "lesion_echo", "posterior")
+        cfg = cls(**checked_params(cls, params, "bus", tuples=tuples))
+        if not 0 <= cfg.atypical <= 0.5:
+            raise ConfigError(f"toy bus: atypical is a share of lesions in [0, 0.5], got {cfg.atypical}")
+        return cfg
 
 
-def _lesion(shape, rng, malignant: bool, centre=None):
+def _lesion(shape, rng, malignant: bool, cfg: ToyBusConfig, centre=None):
     """A lesion mask: an ellipse, benign wider than tall (width / height 1.4-2.0), malignant
     taller than wide (0.6-0.9) with its radius modulated by angle (an irregular margin)."""
     h, w = shape
-    size = min(h, w) * rng.uniform(0.08, 0.13)
+    size = min(h, w) * rng.uniform(*cfg.lesion_size)
     aspect = rng.uniform(1.1, 1.67) if malignant else rng.uniform(0.5, 0.71)  # height / width
     ry, rx = size * np.sqrt(aspect), size / np.sqrt(aspect)
     cy, cx = centre or (rng.uniform(0.42, 0.62) * h, rng.uniform(0.3, 0.7) * w)
@@ -65,23 +82,30 @@ def _lesion(shape, rng, malignant: bool, centre=None):
     return (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2) < np.square(margin), (cy, cx, rx, ry)
 
 
-def _scan(shape, rng, malignant: bool | None, lesions: int = 1):
-    """(grey uint8 image, lesion masks) of one B-mode image; malignant None: no lesion."""
+def _scan(shape, rng, malignant: bool | None, cfg: ToyBusConfig, lesions: int = 1):
+    """(grey image in [0, 1], lesion masks) of one B-mode image; malignant None: no lesion."""
     h, w = shape
     depth = np.linspace(0, 1, h)[:, None]
-    # echogenicity of the layers: skin, subcutaneous fat, glandular tissue, chest wall
-    bands = np.select([depth < 0.06, depth < 0.3, depth < 0.75], [0.85, 0.35, 0.6], 0.75)
-    tissue = np.broadcast_to(bands, shape) * (1 + 0.1 * np.sin(2 * np.pi * (depth * 5 + rng.uniform())))
+    # echogenicity of the layers: skin, subcutaneous fat, glandular tissue, chest wall, whose
+    # depths vary from breast to breast
+    skin, fat, gland = rng.uniform(0.04, 0.08), rng.uniform(0.22, 0.34), rng.uniform(0.68, 0.82)
+    depth = depth + rng.uniform(-0.08, 0.08) * np.linspace(-1, 1, w)[None, :]  # the probe's tilt
+    echo = np.array([0.85, 0.35, 0.6, 0.75]) * rng.uniform(0.8, 1.2, 4)  # each breast its own
+    bands = np.select([depth < skin, depth < fat, depth < gland], echo[:3], echo[3])
+    tissue = bands * (1 + 0.1 * np.sin(2 * np.pi * (depth * 5 + rng.uniform())))
     masks = []
     if malignant is not None:
         for k in range(lesions):
             centre = None if k == 0 else (rng.uniform(0.4, 0.65) * h, rng.uniform(0.1, 0.9) * w)
-            mask, (cy, cx, rx, ry) = _lesion(shape, rng, malignant, centre)
-            tissue = np.where(mask, 0.12 if malignant else 0.25, tissue)
-            below = (np.arange(h)[:, None] > cy + ry) & (np.abs(np.arange(w)[None, :] - cx) < rx * 0.8)
-            tissue = tissue * np.where(below, 0.55 if malignant else 1.45, 1.0)  # shadow / enhancement
+            # an atypical lesion looks like the other class (e.g. a circumscribed carcinoma)
+            looks = not malignant if rng.random() < cfg.atypical else malignant
+            mask, (cy, cx, rx, ry) = _lesion(shape, rng, looks, cfg, centre)
+            tissue = np.where(mask, cfg.lesion_echo[looks], tissue)
+            column = np.abs(np.arange(w)[None, :] - cx) < rx * cfg.posterior_width
+            below = (np.arange(h)[:, None] > cy + ry) & column
+            tissue = tissue * np.where(below, cfg.posterior[looks], 1.0)  # enhancement / shadow
             masks.append(mask)
-    speckle = rng.rayleigh(0.5, shape) / 0.63
+    speckle = 1 + cfg.speckle * (rng.rayleigh(0.5, shape) / 0.6267 - 1)  # mean 1
     image = np.clip(cv2.GaussianBlur((tissue * speckle).astype(np.float32), (3, 3), 0), 0, 1)
     return image, masks
 
@@ -107,7 +131,7 @@ def _busi(root: Path, cfg: ToyBusConfig, rng) -> None:
     for label, count in zip(("benign", "malignant", "normal"), cfg.busi, strict=True):
         for n in range(1, count + 1):
             malignant = None if label == "normal" else label == "malignant"
-            image, masks = _scan(_shape(rng, cfg), rng, malignant, 1 + extra.get((label, n), 0))
+            image, masks = _scan(_shape(rng, cfg), rng, malignant, cfg, 1 + extra.get((label, n), 0))
             grey = _styled(image, "busi")
             _write(folder / label / f"{label} ({n}).png", cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
             if not masks:  # normal: an all-black mask
@@ -131,7 +155,7 @@ def _busi(root: Path, cfg: ToyBusConfig, rng) -> None:
 def _busis(root: Path, cfg: ToyBusConfig, rng) -> None:
     rows = []
     for k, label in enumerate(["B"] * cfg.busis[0] + ["M"] * cfg.busis[1], 1):
-        image, (mask,) = _scan(_shape(rng, cfg), rng, label == "M")
+        image, (mask,) = _scan(_shape(rng, cfg), rng, label == "M", cfg)
         _write(root / "BUSIS" / "imgs" / f"case{k:04d}.bmp", _styled(image, "busis"))
         _write(root / "BUSIS" / "GT" / f"case{k:04d}_GT.bmp", mask.astype(np.uint8) * 255)
         rows.append({"img name": f"case{k:04d}", "Ground Truth Name": f"case{k:04d}_GT", "tumor type": label})
@@ -145,14 +169,33 @@ def _dataset_b(root: Path, cfg: ToyBusConfig, rng) -> None:
     order = rng.permutation(n)
     rows = []
     for image_id, label in zip(ids, [labels[i] for i in order], strict=True):
-        image, (mask,) = _scan(_shape(rng, cfg), rng, label == "Malignant")
+        image, (mask,) = _scan(_shape(rng, cfg), rng, label == "Malignant", cfg)
         _write(root / "DatasetB" / "imgs" / f"{image_id}.png", _styled(image, "dataset_b"))
         _write(root / "DatasetB" / "GT" / f"{image_id}.png", mask.astype(np.uint8) * 255)
         rows.append({"Image": image_id, "Type": label, "Diagnosis": "FA" if label == "Benign" else "IDC"})
     sheet = pd.DataFrame(rows)
     sheet[""] = ""  # the real sheet keeps a legend beside the table (columns F:G)
     sheet["Legend"] = ["FA: fibroadenoma", "IDC: invasive ductal carcinoma"] + [""] * (n - 2)
-    sheet.to_excel(root / "DatasetB" / "DatasetB.xlsx", index=False)
+    write_xlsx(sheet, root / "DatasetB" / "DatasetB.xlsx")
+
+
+XLSX_TIME = "2018-01-01T00:00:00Z"  # any fixed instant: the sheet's own dates
+
+
+def write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+    """`frame` as an .xlsx whose bytes depend on its content only. openpyxl stamps the workbook
+    with the time of saving (docProps/core.xml) and the zip with each entry's write time: both
+    are set to fixed values, so two exports of the same data are byte-identical."""
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            data = source.read(entry.filename)
+            if entry.filename == "docProps/core.xml":
+                stamp = rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*"
+                data = re.sub(stamp, rb"\g<1>" + XLSX_TIME.encode(), data)
+            target.writestr(zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                            compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _hmss(root: Path, cfg: ToyBusConfig, rng) -> None:
@@ -161,7 +204,7 @@ def _hmss(root: Path, cfg: ToyBusConfig, rng) -> None:
         label = "Malignant" if case % 2 else "Benign"
         for k in range(int(rng.integers(1, 5))):
             name = f"hmss_{case:03d}_{k}"
-            image, (mask,) = _scan(_shape(rng, cfg), rng, label == "Malignant")
+            image, (mask,) = _scan(_shape(rng, cfg), rng, label == "Malignant", cfg)
             top, left = int(rng.integers(12, 20)), int(rng.integers(4, 10))
             height, width = image.shape
             frame = np.zeros((height + top + 6, width + left + 6), np.uint8)

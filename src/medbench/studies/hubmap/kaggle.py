@@ -5,12 +5,14 @@
     train_images/{id}.tiff    RGB, img_height x img_width
 
 `read_train_table` checks every row before anything is used (unknown organ, bad sizes, a
-malformed RLE, a missing TIFF or one whose size differs from img_height x img_width) and
-reports all problems at once, each naming the image id.
+malformed RLE, a missing, unreadable or truncated TIFF -- each is read in full -- or one whose
+size differs from img_height x img_width, the same picture under two ids) and reports all
+problems at once, each naming the image id.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ import tifffile
 
 from medbench.data.io.rle import check_rle, rle_decode
 from medbench.errors import DataError
+from medbench.progress import progress
 
 ORGANS = ("kidney", "largeintestine", "lung", "prostate", "spleen")
 COLUMNS = ("id", "organ", "data_source", "img_height", "img_width", "pixel_size",
@@ -29,12 +32,9 @@ def image_path(images_dir: str | Path, image_id) -> Path:
     return Path(images_dir) / f"{image_id}.tiff"
 
 
-def _tiff_shape(path: Path) -> tuple[int, ...]:
-    with tifffile.TiffFile(path) as tif:
-        return tuple(tif.pages[0].shape)
-
-
-def _row_problems(row, images_dir: Path) -> list[str]:
+def _row_problems(row, images_dir: Path, digests: dict[str, str]) -> list[str]:
+    """Every problem of one train.csv row. The image is read in full (a truncated TIFF whose
+    header is intact fails only then), and its content digest is kept in `digests` (id -> digest)."""
     name = f"id {row.id}"
     if row.organ not in ORGANS:
         return [f"{name}: unknown organ {row.organ!r}; known: {list(ORGANS)}"]
@@ -53,9 +53,11 @@ def _row_problems(row, images_dir: Path) -> list[str]:
     if not path.is_file():
         return [*problems, f"{name}: image {path} not found"]
     try:
-        shape = _tiff_shape(path)
-    except Exception as exc:  # tifffile raises several types for damaged files
-        return [*problems, f"{name}: {path} unreadable as TIFF ({exc})"]
+        pixels = tifffile.imread(path)
+    except Exception as exc:  # tifffile raises several types for damaged or truncated files
+        return [*problems, f"{name}: {path} unreadable or truncated TIFF ({exc})"]
+    digests[row.id] = hashlib.sha1(str(pixels.shape).encode() + pixels.tobytes()).hexdigest()
+    shape = pixels.shape
     if shape[:2] != (height, width):
         problems.append(f"{name}: {path} is {shape[0]}x{shape[1]}, train.csv says {height}x{width}")
     return problems
@@ -66,13 +68,27 @@ def read_train_table(csv_path: str | Path, images_dir: str | Path) -> pd.DataFra
     csv_path, images_dir = Path(csv_path), Path(images_dir)
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: train.csv not found")
-    table = pd.read_csv(csv_path, dtype={"id": str, "rle": str}, keep_default_na=False)
+    try:
+        table = pd.read_csv(csv_path, dtype={"id": str, "rle": str}, keep_default_na=False)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{csv_path}: empty file (no header, no rows)") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{csv_path}: not a readable CSV ({exc})") from exc
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise DataError(f"{csv_path}: missing column(s) {missing}")
-    problems = [p for row in table.itertuples(index=False) for p in _row_problems(row, images_dir)]
+    if table.empty:
+        raise DataError(f"{csv_path}: no rows (a header only): no image to use")
+    digests: dict[str, str] = {}
+    rows = progress(table.itertuples(index=False), total=len(table), desc=f"validate {csv_path.parent.name}",
+                    unit="image")
+    problems = [p for row in rows for p in _row_problems(row, images_dir, digests)]
     duplicated = table["id"][table["id"].duplicated()].unique()
     problems += [f"id {i}: appears more than once" for i in duplicated]
+    first: dict[str, str] = {}
+    for image_id, digest in digests.items():  # one picture under two ids: it could train and test
+        if first.setdefault(digest, image_id) != image_id:
+            problems.append(f"id {image_id}: the same pixels as id {first[digest]} (a copy under two ids)")
     if problems:
         raise DataError(f"{csv_path}: {len(problems)} problem(s)", problems)
     return table

@@ -137,10 +137,11 @@ class Swinfuse(Study):
             pred_dir, cfg["tasks"], cfg["evaluation"].get("bootstrap_samples", 1000), cfg["seed"]
         )
 
-    def table_sections(self, cfg, data_dir, protocol):
-        from medbench.studies.swinfuse.report import table_notes
+    def table_sections(self, cfg, data_dir, protocol, runs=None):
+        from medbench.studies.swinfuse.report import pretraining_lines, table_notes
 
-        return table_notes(cfg, data_dir, overlap_file(data_dir), leakage_file(data_dir))
+        return [*table_notes(cfg, data_dir, overlap_file(data_dir), leakage_file(data_dir)),
+                *pretraining_lines(cfg, runs or {})]
 
     def figures(self):
         from medbench.studies.swinfuse.figures import id_ood_figure, overlay_figure, pretrain_curves_figure

@@ -1,4 +1,6 @@
-"""swinfuse datasets: MONAI transforms over the validated NIfTI volumes (spec B2, B5, B6).
+"""swinfuse datasets: MONAI transforms over the validated NIfTI volumes (the
+released code's transforms: devalab/SwinFUSE scripts/Pretrain/utils/data_utils.py and the
+fine-tuning scripts).
 
 Pre-training (`PretrainCrops`): one item per patient, `crops` random ROI crops of each of the
 run's modalities -> image (n, 1, X, Y, Z) and modality (n,) (0 CT, 1 MR). A CT+MR run thus has

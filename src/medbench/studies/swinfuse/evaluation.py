@@ -1,10 +1,12 @@
-"""swinfuse metrics (spec B7) from the predictions (`predict.py`).
+"""swinfuse metrics (Dice per task and region, as the released fine-tuning scripts) from the
+predictions (`predict.py`).
 
 metrics.json, per task: the mean Dice of each channel over the cases that have it, BraTS'
 `dice_mean` (the per-case mean of its channels, then the mean over cases), 95% percentile
-intervals from `bootstrap_samples` resamples of the cases, and `dice_bestval`: the best
-validation Dice of the run's training (what the released scripts report: they select and
-report on the same held-out set).
+intervals from `bootstrap_samples` resamples of the cases, and `dice_bestval`: the best Dice
+on our validation split during the run's training, the number that selected the checkpoint.
+The released scripts report the analogous number on their held-out fold itself (they select and
+report on one set); ours is no test result.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """swinfuse's figures, drawn from finished runs (nothing is re-run).
 
 - `pretrain_curves_figure`: each pre-training run's loss terms (rotation, contrastive,
-  reconstruction, JSD) per epoch, training solid and validation dashed.
+  reconstruction, JSD) per epoch, training solid and validation dashed, and the collapse
+  monitor: the mean cosine between the validation embeddings (solid) and between positive pairs
+  (dotted), with the threshold above which the log warns of a collapse.
 - `overlay_figure`: one test case per task: its image, the ground truth and each row's
   fine-tuned segmentation on the same slice (BraTS regions: WT green, TC yellow, ET red).
 - `id_ood_figure`: each row's mean test Dice per task, out-of-distribution cells hatched.
@@ -20,6 +22,7 @@ from medbench.report.figures import blank, save_figure, wrapped
 from medbench.report.runs import Run
 from medbench.report.tables import model_labels
 from medbench.studies.swinfuse.report import distribution
+from medbench.train.ssl import COLLAPSED
 
 TERMS = ("rot", "contrast", "rec", "jsd")
 REGIONS = ListedColormap([(0, 0, 0, 0), "tab:green", "gold", "tab:red"])
@@ -44,15 +47,22 @@ def pretrain_curves_figure(cfg: dict, spec: dict, runs, data_dir, protocol: str,
         if not path.is_file():
             raise DataError(f"{path}: pre-training history missing; train '{model}' first")
         histories[model] = pd.read_csv(path)
-    fig, axes = plt.subplots(1, len(TERMS), figsize=(3.2 * len(TERMS), 3), layout="constrained")
-    for ax, term in zip(axes, TERMS, strict=True):
-        for i, (model, history) in enumerate(histories.items()):
-            colour = f"C{i}"
+    fig, axes = plt.subplots(1, len(TERMS) + 1, figsize=(3.2 * (len(TERMS) + 1), 3),
+                             layout="constrained")
+    for i, (model, history) in enumerate(histories.items()):
+        colour = f"C{i}"
+        for ax, term in zip(axes, TERMS, strict=False):
             ax.plot(history["epoch"], history[f"train_{term}_loss"], color=colour, label=model)
             ax.plot(history["epoch"], history[f"val_{term}"], color=colour, linestyle="--")
+        axes[-1].plot(history["epoch"], history["val_cos_mean"], color=colour)
+        axes[-1].plot(history["epoch"], history["val_cos_pos"], color=colour, linestyle=":")
+    for ax, term in zip(axes, TERMS, strict=False):
         ax.set(title=term, xlabel="epoch")
+    axes[-1].axhline(COLLAPSED, color="grey", lw=0.8)
+    axes[-1].set(title="embedding cosine (collapse above the line)", xlabel="epoch", ylim=(-0.1, 1.02))
+    axes[-1].title.set_fontsize(8)
     axes[0].set_ylabel("loss (solid: train, dashed: validation)")
-    axes[-1].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     save_figure(fig, out)
 
 

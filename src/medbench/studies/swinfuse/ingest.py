@@ -36,6 +36,9 @@ def read_volume(path: Path, problems: list[str]) -> tuple[np.ndarray, np.ndarray
     """Voxels and affine of a NIfTI file, or None with the problem recorded."""
     try:
         image = nib.load(path)
+        if 0 in image.shape:  # no voxel to read: the header says why
+            problems.append(f"{path}: empty volume, a dimension of length 0 (shape {image.shape})")
+            return None
         return np.asanyarray(image.dataobj), image.affine
     except (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as err:
         problems.append(f"{path}: unreadable or truncated NIfTI ({type(err).__name__}: {err})")
@@ -55,6 +58,28 @@ def _check_shape(path, data, channels: int | None, problems) -> bool:
     return ok
 
 
+def _check_finite(path, data, problems) -> bool:
+    """NaN or infinite voxels would pass every later step and poison training."""
+    bad = int(np.count_nonzero(~np.isfinite(data))) if np.issubdtype(data.dtype, np.floating) else 0
+    if bad:
+        problems.append(f"{path}: {bad} voxel(s) are NaN or infinite")
+    return not bad
+
+
+def _check_label_codes(path, label: np.ndarray, dataset: str, problems) -> None:
+    """Label voxels are integer class codes of the dataset (0.5 would read as lesion later)."""
+    values = np.unique(label)
+    fractional = values[values != np.round(values)] if np.issubdtype(values.dtype, np.floating) else []
+    if len(fractional):
+        problems.append(f"{path}: label values {fractional[:5].tolist()} are not integers (a label is a "
+                        "class code)")
+        return
+    unknown = sorted(set(values.astype(int).tolist()) - LABEL_CODES[dataset])
+    if unknown:
+        problems.append(f"{path}: label values {unknown} are not {dataset} codes "
+                        f"{sorted(LABEL_CODES[dataset])}")
+
+
 def _same_grid(path, reference_path, shape, affine, ref_shape, ref_affine, problems) -> None:
     if tuple(shape) != tuple(ref_shape):
         problems.append(
@@ -68,7 +93,8 @@ def _validate(record: dict, problems: list[str]) -> dict | None:
     channels = CHANNELS.get(record["dataset"])
     volumes = [read_volume(p, problems) for p in record["images"]]
     if any(v is None for v in volumes) or not all(
-        _check_shape(p, v[0], channels, problems) for p, v in zip(record["images"], volumes, strict=True)
+        [_check_shape(p, v[0], channels, problems) and _check_finite(p, v[0], problems)
+         for p, v in zip(record["images"], volumes, strict=True)]
     ):
         return None
     (first, affine), first_path = volumes[0], record["images"][0]
@@ -79,18 +105,26 @@ def _validate(record: dict, problems: list[str]) -> dict | None:
         if label is None or not _check_shape(record["label"], label[0], None, problems):
             return None
         _same_grid(record["label"], first_path, label[0].shape, label[1], first.shape[:3], affine, problems)
-        unknown = sorted(set(np.unique(label[0]).astype(int).tolist()) - LABEL_CODES[record["dataset"]])
-        if unknown:
-            problems.append(
-                f"{record['label']}: label values {unknown} are not {record['dataset']} codes "
-                f"{sorted(LABEL_CODES[record['dataset']])}"
-            )
+        _check_label_codes(record["label"], label[0], record["dataset"], problems)
     return {
         "shape": "x".join(map(str, first.shape[:3])),
         "channels": channels or len(volumes),
         "affine": affine,
         "digest": hashlib.sha1(_voxels(first[..., 0] if channels else first)).hexdigest(),
+        "content": hashlib.sha1(b"".join(_voxels(data) for data, _ in volumes)).hexdigest(),
     }
+
+
+def _check_duplicates(records: list[dict], checked: list[dict], problems: list[str]) -> None:
+    """The same voxels under two cases of one dataset would sit on both sides of a split (the
+    BraTS / MSD Task01 overlap is across datasets: reported in overlap.csv, not refused)."""
+    seen: dict[tuple[str, str], dict] = {}
+    for record, check in zip(records, checked, strict=True):
+        first = seen.setdefault((record["dataset"], check["content"]), record)
+        if first is not record:
+            problems.append(f"{record['images'][0]}: case {record['case_id']} holds the same voxels as "
+                            f"case {first['case_id']} ({first['images'][0]}) of {record['dataset']}: "
+                            "remove the copy")
 
 
 def _check_pairs(index: pd.DataFrame, affines: list, problems: list[str]) -> None:
@@ -131,12 +165,13 @@ def ingest(records: list[dict], data_dir) -> pd.DataFrame:
                 "images": ";".join(map(str, r["images"])),
                 "label": r["label"] or "",
                 "fold": r.get("fold", ""),
-                **{k: v for k, v in c.items() if k != "affine"},
+                **{k: v for k, v in c.items() if k not in ("affine", "content")},
             }
             for r, c in zip(records, checked, strict=True)
         ]
     )
     _check_pairs(index, [c["affine"] for c in checked], problems)
+    _check_duplicates(records, checked, problems)
     if problems:
         raise DataError(f"swinfuse: {len(problems)} problem(s) in the volumes, nothing written", problems)
     shared = overlap(index)

@@ -1,4 +1,4 @@
-"""swinfuse test-set predictions (spec B7).
+"""swinfuse test-set predictions (sliding windows, as the released fine-tuning scripts).
 
 Each task's fine-tuned network segments its test volumes whole (sliding windows). `<task>.csv`:
 per case, Dice of every channel (BraTS: dice_tc, dice_wt, dice_et and their mean over the

@@ -1,4 +1,4 @@
-"""The swinfuse datasets in their real layouts -> one record per volume (spec B3).
+"""The swinfuse datasets in their real layouts -> one record per volume.
 
 A record: dataset, case_id, patient, centre, modality (CT | MR), images (paths; BraTS: one file
 per MR contrast in [flair, t1ce, t1, t2] order as the folds JSON lists them), label (path or

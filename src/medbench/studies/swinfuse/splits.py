@@ -1,4 +1,5 @@
-"""swinfuse splits (spec B6): one table of roles (train | val | test) for every volume.
+"""swinfuse splits (config/studies/swinfuse.yaml `split`): one table of roles (train | val |
+test) for every volume.
 
 - Pre-training (SynthRAD): by patient, `val_fraction` of each centre's patients validate; a
   patient's CT and MR share a role [ours]. The released code split by volume, which puts most

@@ -1,4 +1,4 @@
-"""Synthetic CT / MR volumes in the four datasets' real NIfTI layouts (spec B3, B10).
+"""Synthetic CT / MR volumes in the four datasets' real NIfTI layouts.
 
     synthrad2023/Task1/brain/1B{A,B,C}NNN/{ct,mr,mask}.nii.gz + overview/1_brain_train.csv
     brats2021/TrainingData/BraTS2021_NNNNN/BraTS2021_NNNNN_{flair,t1,t1ce,t2,seg}.nii.gz
@@ -8,8 +8,10 @@
 
 SynthRAD patients are one synthetic head seen by both modalities (paired, registered): skull
 bright on CT and dark on MR, CSF dark on CT and bright on a T2-like MR, so CT-only and MR-only
-pre-training see different images of the same anatomy; each centre has its own MR gain and bias
-field. The tumours are the BraTS classes (necrotic core 1, edema 2, enhancing rim 4) with their
+pre-training see different images of the same anatomy; the brain has a folded grey / white
+matter pattern (brighter grey matter on both), so crops differ in content and a contrastive
+objective has something to tell apart; each centre has its own MR gain and bias field. The
+tumours are the BraTS classes (necrotic core 1, edema 2, enhancing rim 4) with their
 usual contrasts (bright edema on FLAIR/T2, bright rim on T1ce, dark core on T1); one case has
 no enhancing tumour (an empty ET channel). MSD Task01 is 4-D channel-last with MSD's label codes
 and another scanner gain, with AppleDouble `._*` junk files as in the real archive, and its
@@ -27,6 +29,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from scipy.ndimage import gaussian_filter
 
 from medbench.data.toy import checked_params
 from medbench.fileio import atomic_dir
@@ -79,16 +82,25 @@ def _head(shape, rng) -> dict[str, np.ndarray]:
     return {"head": head, "skull": head & ~brain, "brain": brain & ~ventricles, "csf": ventricles}
 
 
+def _grey_white(shape, rng) -> np.ndarray:
+    """A folded grey / white matter pattern in [-1, 1] (a smoothed random field: grey > 0), so
+    that two crops of one brain differ as they do in a scan, not only by where the skull is."""
+    field = gaussian_filter(rng.normal(size=shape), sigma=2.0)
+    return np.tanh(field / field.std())
+
+
 def _synthrad(root: Path, cfg: ToySwinfuseConfig, rng) -> None:
     brain_dir, rows = root / "synthrad2023" / "Task1" / "brain", []
     for centre, (gain, slope) in CENTRES.items():
         for i in range(1, cfg.synthrad_per_centre + 1):
             pid, tissue = f"1B{centre}{i:03d}", _head(cfg.shape, rng)
+            folds = _grey_white(cfg.shape, rng)[tissue["brain"]]
             ct = np.full(cfg.shape, -1000.0)
-            for name, hu in (("skull", 1000), ("brain", 35), ("csf", 5)):
+            for name, hu in (("skull", 1000), ("brain", 32 + 8 * folds), ("csf", 5)):  # grey 40, white 24
                 ct[tissue[name]] = hu
             mr = np.zeros(cfg.shape)
-            for name, value in (("skull", 60), ("brain", 500), ("csf", 900)):
+            # T2-like: grey matter brighter than white, CSF brightest
+            for name, value in (("skull", 60), ("brain", 500 + 150 * folds), ("csf", 900)):
                 mr[tissue[name]] = value
             bias = 1 + slope * np.linspace(-1, 1, cfg.shape[0])[:, None, None]
             mr = np.clip(gain * bias * mr + rng.normal(0, 15, cfg.shape) * tissue["head"], 0, None)
@@ -101,14 +113,17 @@ def _synthrad(root: Path, cfg: ToySwinfuseConfig, rng) -> None:
 
 
 def _tumour(shape, rng, enhancing: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """A head with a tumour: tissue masks and the BraTS label volume {0, 1, 2, 4}."""
+    """A head with a tumour: tissue masks and the BraTS label volume {0, 1, 2, 4}. The tumour core
+    (radius 6.5-8.5 voxels) and its enhancing rim (3 voxels thick) are large enough at the toy's
+    64 x 32 x 32 crops for the tumour core and enhancing tumour channels to be learnt in minutes,
+    not only the whole tumour (with a 4-6 voxel core and a 2-voxel rim they stayed near 0 Dice)."""
     tissue = _head(shape, rng)
     brain = tissue["brain"] | tissue["csf"]
-    centre = np.array(shape) / 2 + rng.uniform(-0.12, 0.12, 3) * np.array(shape)
-    r = rng.uniform(4, 6)
-    edema = _ellipsoid(shape, centre, r * rng.uniform(1.8, 2.3, 3)) & brain
+    centre = np.array(shape) / 2 + rng.uniform(-0.1, 0.1, 3) * np.array(shape)
+    r = rng.uniform(6.5, 8.5)
+    edema = _ellipsoid(shape, centre, r * rng.uniform(1.45, 1.75, 3)) & brain
     rim = _ellipsoid(shape, centre, [r] * 3) & brain
-    core = _ellipsoid(shape, centre, [r - 2] * 3) & brain
+    core = _ellipsoid(shape, centre, [r - 3] * 3) & brain
     label = np.zeros(shape, np.uint8)
     label[edema] = 2
     label[rim] = 4 if enhancing else 1

@@ -38,9 +38,9 @@ def load_matching(module: nn.Module, source: dict[str, torch.Tensor], what: str)
     target = module.state_dict()
     usable = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
     module.load_state_dict(usable, strict=False)
-    stats = {"loaded": len(usable), "skipped": len(source) - len(usable)}
-    log.info("%s: %d tensors loaded, %d skipped", what, stats["loaded"], stats["skipped"])
-    return stats
+    skipped = [k for k in source if k not in usable]
+    log.info("%s: %d tensors loaded, %d skipped %s", what, len(usable), len(skipped), skipped[:10])
+    return {"loaded": len(usable), "skipped": len(skipped)}
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -84,16 +84,11 @@ def load_pretrained_file(model: nn.Module, path: str | Path, name: str) -> dict[
 
 def load_into_best_part(module: nn.Module, source: dict[str, torch.Tensor], what: str) -> dict[str, int]:
     """Copy `source` into the sub-module (or `module` itself) whose tensors it matches most by
-    name and shape; log what was loaded and skipped. A source none of whose tensors fits is
-    refused: it is another model's file."""
+    name and shape. A source none of whose tensors fits is refused: it is another model's file."""
     parts = [(prefix, part) for prefix, part in module.named_modules()
              if any(True for _ in part.parameters())]
-    prefix, part = max(parts, key=lambda item: _matches(item[1], source))
-    if _matches(part, source) == 0:
+    matches, prefix, part = max(((_matches(p, source), n, p) for n, p in parts), key=lambda t: t[0])
+    if matches == 0:
         raise ConfigError(f"{what}: none of its {len(source)} tensors matches a tensor of the model "
                           f"by name and shape (first names: {list(source)[:3]})")
-    target = part.state_dict()
-    skipped = [k for k in source if k not in target or target[k].shape != source[k].shape]
-    if skipped:
-        log.info("%s: skipped %s%s", what, skipped[:10], " ..." if len(skipped) > 10 else "")
     return load_matching(part, source, f"{what} -> {prefix or 'the whole model'}")

@@ -32,23 +32,20 @@ def create_model(name: str, pretrained_path: str | None = None, **kwargs) -> nn.
     """Build a registered model. Arguments its builder does not take (a typo in the YAML) are
     refused by name before anything is built; an error raised while building is the builder's
     and goes through as it is. `pretrained_path` (a local weights file, for machines without
-    the hub) is loaded after building (`load_pretrained_file`) unless the builder takes it
-    itself (to refuse it, or to map its names)."""
+    the hub) replaces the hub download and is loaded after building (`load_pretrained_file`)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model architecture '{name}'; registered: {list_models()}")
     builder = _REGISTRY[name]
-    params = inspect.signature(builder).parameters
-    if "pretrained_path" in params:
-        kwargs["pretrained_path"] = pretrained_path
-    elif pretrained_path and "pretrained" in kwargs:
-        kwargs["pretrained"] = False  # the file replaces the hub download
+    if pretrained_path and "pretrained" in kwargs:
+        kwargs["pretrained"] = False
+    signature = inspect.signature(builder)
     try:
-        inspect.signature(builder).bind(**kwargs)
+        signature.bind(**kwargs)
     except TypeError as exc:
-        accepted = [p for p in params if p != "kwargs"]
+        accepted = [p for p in signature.parameters if p != "kwargs"]
         raise ConfigError(f"model '{name}': {exc}; it takes {accepted}") from None
     model = builder(**kwargs)
-    if pretrained_path and "pretrained_path" not in params:
+    if pretrained_path:
         from medbench.models.pretrained import load_pretrained_file
 
         load_pretrained_file(model, pretrained_path, name)

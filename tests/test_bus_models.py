@@ -180,3 +180,30 @@ def test_the_papers_tables_checked_against_themselves():
     assert {line.split(" | ")[0].strip("| ") for line in inconsistent if "accuracy_implied" in line} == {
         "VGGA-ViT [16]"
     }
+
+
+def _toy_bus_config() -> dict:
+    import yaml
+
+    from medbench.config import load_study_config
+
+    run = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["bus"]
+    return load_study_config(REPO / run["study_config"], run["overrides"])
+
+
+@pytest.mark.parametrize("name", sorted(TOY_ARGS))
+def test_the_default_toy_runs_bus_models_build_with_their_recipes(name):
+    """The toy recipes' sizes (ResNet10-T encoders, half-width decoders) build and run: a decoder
+    too narrow for SHA-MTL's scSE squeeze fails here, not an hour into `snakemake`."""
+    from medbench.config import model_config
+    from medbench.train.run import model_arguments
+
+    cfg = _toy_bus_config()
+    recipe = model_config(cfg, name)
+    model = create_model(recipe["arch"], **model_arguments(cfg, recipe)).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64))
+    assert out["cls"].shape == (2, 1)
+    widths = recipe.get("model_args", {}).get("decoder_channels")
+    if widths:  # honoured: the last decoder block has the last width
+        assert model.net.decoder.blocks[-1].conv2[0].out_channels == widths[-1]

@@ -21,6 +21,8 @@ labelled approximations in the table notes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import segmentation_models_pytorch as smp
 import timm
 import torch
@@ -29,6 +31,10 @@ from timm.models.vision_transformer import Block
 
 from medbench.models.estan import dense_head
 from medbench.models.registry import register_model
+
+
+# smp's U-Net decoder widths (its default): the rows' papers do not give theirs
+DECODER_CHANNELS = (256, 128, 64, 32, 16)
 
 
 def busbench_head(cin: int) -> nn.Sequential:
@@ -78,10 +84,12 @@ def swin(timm_name: str = "swinv2_base_window8_256", img_size: int = 256, pretra
 class UnetMultitask(nn.Module):
     """An smp U-Net (one mask logit) whose features also feed a classifier (`classify`)."""
 
-    def __init__(self, encoder: str, pretrained: bool, attention: str | None = None):
+    def __init__(self, encoder: str, pretrained: bool, attention: str | None = None,
+                 decoder_channels: Sequence[int] = DECODER_CHANNELS):
         super().__init__()
         self.net = smp.Unet(encoder, encoder_weights="imagenet" if pretrained else None, in_channels=3,
-                            classes=1, decoder_attention_type=attention)
+                            classes=1, decoder_attention_type=attention,
+                            decoder_channels=tuple(decoder_channels))
 
     def decode(self, x: torch.Tensor):
         features = self.net.encoder(x)
@@ -90,8 +98,9 @@ class UnetMultitask(nn.Module):
 
 
 class ShaMtl(UnetMultitask):
-    def __init__(self, encoder: str = "resnet34", pretrained: bool = False):
-        super().__init__(encoder, pretrained, attention="scse")
+    def __init__(self, encoder: str = "resnet34", pretrained: bool = False,
+                 decoder_channels: Sequence[int] = DECODER_CHANNELS):
+        super().__init__(encoder, pretrained, attention="scse", decoder_channels=decoder_channels)
         deepest = self.net.encoder.out_channels[-1]
         self.head = dense_head(2 * deepest, (512, 128), 0.5, 1)
 
@@ -107,8 +116,9 @@ class ShaMtl(UnetMultitask):
 class EncoderHeadMultitask(UnetMultitask):
     """busbench's `*_Multi` template: the busbench head on the encoder's pooled deepest features."""
 
-    def __init__(self, encoder: str, pretrained: bool = False):
-        super().__init__(encoder, pretrained)
+    def __init__(self, encoder: str, pretrained: bool = False,
+                 decoder_channels: Sequence[int] = DECODER_CHANNELS):
+        super().__init__(encoder, pretrained, decoder_channels=decoder_channels)
         self.head = busbench_head(self.net.encoder.out_channels[-1])
 
     def forward(self, x):
@@ -117,8 +127,9 @@ class EncoderHeadMultitask(UnetMultitask):
 
 
 class Chowdary(UnetMultitask):
-    def __init__(self, encoder: str = "resnet34", pretrained: bool = False):
-        super().__init__(encoder, pretrained)
+    def __init__(self, encoder: str = "resnet34", pretrained: bool = False,
+                 decoder_channels: Sequence[int] = DECODER_CHANNELS):
+        super().__init__(encoder, pretrained, decoder_channels=decoder_channels)
         self.stages: list[torch.Tensor] = []
         for block in self.net.decoder.blocks:
             block.register_forward_hook(lambda module, inputs, output: self.stages.append(output))
@@ -148,8 +159,8 @@ class SqueezeExcitation(nn.Module):
 
 class VggaVit(UnetMultitask):
     def __init__(self, embed_dim: int = 768, depth: int = 12, num_heads: int = 12, pretrained: bool = False,
-                 encoder: str = "vgg16"):
-        super().__init__(encoder, pretrained)
+                 encoder: str = "vgg16", decoder_channels: Sequence[int] = DECODER_CHANNELS):
+        super().__init__(encoder, pretrained, decoder_channels=decoder_channels)
         self.project = nn.Conv2d(self.net.encoder.out_channels[-1], embed_dim, 1)
         self.excite = SqueezeExcitation(embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
@@ -165,22 +176,25 @@ class VggaVit(UnetMultitask):
 
 
 @register_model
-def sha_mtl(encoder: str = "resnet34", img_size: int | None = None, pretrained: bool = False) -> nn.Module:
-    return ShaMtl(encoder, pretrained)
+def sha_mtl(encoder: str = "resnet34", img_size: int | None = None, pretrained: bool = False,
+            decoder_channels: Sequence[int] = DECODER_CHANNELS) -> nn.Module:
+    return ShaMtl(encoder, pretrained, decoder_channels)
 
 
 @register_model
 def emt_net(encoder: str = "tu-efficientnet_b0", img_size: int | None = None,
-            pretrained: bool = False) -> nn.Module:
-    return EncoderHeadMultitask(encoder, pretrained)
+            pretrained: bool = False, decoder_channels: Sequence[int] = DECODER_CHANNELS) -> nn.Module:
+    return EncoderHeadMultitask(encoder, pretrained, decoder_channels)
 
 
 @register_model
-def chowdary(encoder: str = "resnet34", img_size: int | None = None, pretrained: bool = False) -> nn.Module:
-    return Chowdary(encoder, pretrained)
+def chowdary(encoder: str = "resnet34", img_size: int | None = None, pretrained: bool = False,
+             decoder_channels: Sequence[int] = DECODER_CHANNELS) -> nn.Module:
+    return Chowdary(encoder, pretrained, decoder_channels)
 
 
 @register_model
 def vgga_vit(embed_dim: int = 768, depth: int = 12, num_heads: int = 12, encoder: str = "vgg16",
-             img_size: int | None = None, pretrained: bool = False) -> nn.Module:
-    return VggaVit(embed_dim, depth, num_heads, pretrained, encoder)
+             img_size: int | None = None, pretrained: bool = False,
+             decoder_channels: Sequence[int] = DECODER_CHANNELS) -> nn.Module:
+    return VggaVit(embed_dim, depth, num_heads, pretrained, encoder, decoder_channels)

@@ -2,7 +2,7 @@
 null 5% of the time? Measured on simulated test sets whose true values are known, with the
 same resampling code that fills the tables:
 
-    python benchmarks/interval_coverage.py [--simulations 1000] [--bootstrap 1000] [--jobs 2]
+    python benchmarks/interval_coverage.py [--simulations 1000] [--bootstrap 1000] [--jobs 2] [--cases TEXT]
 
 Cases (sizes of the paper's test sets; the toy runs' are smaller):
 - per slice (brain_ct Table 1: `classification_ci`): AUC, accuracy and macro F1 at 0.5 of 179
@@ -166,12 +166,16 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000,
                         help="resamples per interval (the tables' 1000)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--cases", default="", help="only the cases whose name contains this text")
     args = parser.parse_args()
+    cases = {name: case for name, case in CASES.items() if args.cases in name}
+    if not cases:
+        parser.error(f"--cases {args.cases!r} matches none of: {', '.join(CASES)}")
     print(f"{args.simulations} simulated test sets per case, {args.bootstrap} bootstrap resamples; "
           "target: coverage 93-97%, false positives <= 6%\n")
     print(f"{'case':44s} {'measure':18s} {'rate':>7s}  verdict")
     failures = 0
-    for name, case in CASES.items():
+    for name, case in cases.items():
         start = time.time()
         rates = run_case(case, args.simulations, args.bootstrap, args.jobs)
         for measure, rate in rates.items():

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from medbench.cli import main
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.errors import DataError
 from medbench.studies.bus.ingest import ingest, pad_square, read_mask
 from medbench.studies.bus.readers import label_of, read_datasets
@@ -50,7 +50,7 @@ def data_dir(toy, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cache(data_dir):
-    return SliceCache.load(data_dir / "images")
+    return ImageCache.load(data_dir / "images")
 
 
 def test_the_layouts_read_with_their_quirks(toy):

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from medbench.config import deep_merge, load_study_config, model_config
+from medbench.config import deep_merge, load_run_study, load_study_config, model_config
 from medbench.errors import ConfigError
 
 from .conftest import REPO, STUDY_YAML
@@ -58,3 +58,17 @@ def test_run_configs_select_toy_and_paper():
     assert toy["data_kind"] == "toy" and paper["data_kind"] == "real"
     assert paper["brain_ct"]["overrides"] is None  # the published protocol, unmodified
     load_study_config(STUDY_YAML, toy["brain_ct"]["overrides"])  # the toy budget is valid
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"study_config": "config/studies/bus.yaml"},
+     "section brain_ct loads config/studies/bus.yaml, the config of study bus"),
+    ({"protocols": ["paper", "hospitals"]}, "brain_ct.protocols lists \\['hospitals'\\]"),
+    ({"models": ["unet", "unet3d"]}, "brain_ct.models lists \\['unet3d'\\], which are no rows of table1"),
+])
+def test_a_run_section_must_match_its_study(change, message, monkeypatch):
+    monkeypatch.chdir(REPO)
+    run = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["brain_ct"]
+    assert load_run_study("brain_ct", run)["study"] == "brain_ct"
+    with pytest.raises(ConfigError, match=message):
+        load_run_study("brain_ct", {**run, **change})

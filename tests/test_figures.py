@@ -9,7 +9,7 @@ import torch
 
 from medbench.checkpoint import save_checkpoint
 from medbench.config import load_study_config
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.errors import ConfigError, DataError
 from medbench.models import create_model
 from medbench.report import figures
@@ -82,7 +82,7 @@ def test_gradcam_figure_from_a_saved_model(cfg, toy_cache, tmp_path):
     data = tmp_path / "data"  # the study's prepared data: the slice cache and the splits
     data.mkdir()
     (data / "slices").symlink_to(toy_cache)
-    cache = SliceCache.load(toy_cache)
+    cache = ImageCache.load(toy_cache)
     make_splits(cache.index, cfg["split"], 0).to_csv(data / "splits.csv", index=False)
     model = create_model("mtl_swin_unet", tasks=["cls", "seg", "rec"], **SMALL_SWIN)
     run = tmp_path / "seed0" / "mtl"
@@ -109,7 +109,7 @@ def test_roc_overlay_and_curve_figures(tmp_path, cfg, method_of, toy_cache):
     assert (tmp_path / "roc.png").read_bytes()[:8] == PNG
     assert b"<svg" in (tmp_path / "curves.svg").read_bytes()[:500]
     # overlays need the slices in the cache: name the fake predictions after cached slices
-    cache = SliceCache.load(toy_cache)
+    cache = ImageCache.load(toy_cache)
     ids = cache.index["slice_id"][cache.index["has_mask"] == 1].to_numpy(str)[:5]
     masks = np.asarray(cache.masks[cache.index["slice_id"].isin(ids).to_numpy()])
     np.savez(runs["swin_unet"][0].directory / "predictions" / "test_h1_4.npz",

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.errors import DataError
 from medbench.studies.brain_ct.ingest import ingest
 
@@ -15,7 +15,7 @@ from .conftest import WINDOW
 
 
 def test_cache_matches_manifest(toy_export, toy_cache):
-    cache = SliceCache.load(toy_cache)
+    cache = ImageCache.load(toy_cache)
     manifest = pd.read_csv(toy_export / "manifest.csv", keep_default_na=False)
     assert cache.images.shape == (len(manifest), 32, 32) and cache.images.dtype == np.uint8
     assert list(cache.index["patient_id"]) == list(manifest["patient_id"])

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from medbench.config import load_study_config
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.errors import ConfigError, DataError
 from medbench.studies.brain_ct.splits import leakage_report, make_split, make_splits
 
@@ -15,7 +15,7 @@ from .conftest import STUDY_YAML
 
 @pytest.fixture(scope="module")
 def index(toy_cache) -> pd.DataFrame:
-    return SliceCache.load(toy_cache).index
+    return ImageCache.load(toy_cache).index
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ def _deepest_cosine(encoder, x) -> float:
 
 
 def test_dim_residual_starts_as_the_encoder_without_it_and_the_released_dim_collapses():
-    from medbench.models.swin_unetr import swin_vit
+    from medbench.models.swinfuse_monai import swin_vit
 
     torch.manual_seed(0)
     g = torch.meshgrid(*(torch.linspace(-1, 1, n) for n in ROI), indexing="ij")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from medbench.checkpoint import load_checkpoint
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.data.transforms import build_augmentation
 from medbench.errors import ConfigError
 from medbench.models import create_model
@@ -39,7 +39,7 @@ class InterruptedTrainer(Trainer):
 def make_trainer(toy_cache, out_dir, cls=Trainer, epochs=3, monitor="val_loss", mode="min", fp=None,
                  keep_last=False):
     torch.manual_seed(0)
-    cache = SliceCache.load(toy_cache)
+    cache = ImageCache.load(toy_cache)
     train = SliceDataset(cache, range(0, 24), "hypodensity", build_augmentation(AUGMENT, 0))
     val = SliceDataset(cache, range(24, 36), "hypodensity")
     model = create_model("mtl_swin_unet", **SMALL_SWIN)

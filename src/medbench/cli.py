@@ -30,7 +30,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from medbench.config import deep_merge, load_study_config, model_config, study_tables, table_config
+from medbench.config import deep_merge, load_study_config, model_config, table_config
 from medbench.errors import ConfigError, MedbenchError
 from medbench.fileio import write_csv, write_text
 from medbench.report.html import markdown_page
@@ -164,11 +164,9 @@ def _cmd_figure(args) -> None:
 
 def _generic_figure(kind: str, cfg: dict, spec: dict | None, runs, out) -> None:
     from medbench.report import figures
-    from medbench.report.tables import model_labels
+    from medbench.report.tables import study_model_labels
 
-    method_of = {}
-    for table in study_tables(cfg):  # a model's label: from the first table that has it
-        method_of = model_labels(table) | method_of
+    method_of = study_model_labels(cfg)
     if kind == "roc":
         figures.roc_figure(runs, method_of, spec["test_sets"], cfg["test_sets"], out)
     else:

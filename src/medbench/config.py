@@ -131,6 +131,24 @@ def check_run_models(cfg: dict, models, where: str) -> None:
                           f"rows: {sorted(rows)}")
 
 
+
+def load_run_study(name: str, run: dict) -> dict:
+    """The study config of run-config section `name` (`run`: its study_config, raw paths,
+    overrides, protocols and models), checked against the study: the YAML it names is that
+    study's, and its protocols and models exist there."""
+    study = load_study_config(run["study_config"])["study"]  # before its overrides meet it
+    if study != name:
+        raise ConfigError(f"config: section {name} loads {run['study_config']}, "
+                          f"the config of study {study}")
+    override = deep_merge(run.get("overrides") or {}, {"raw": run["raw"]} if run.get("raw") else {})
+    cfg = load_study_config(run["study_config"], override)
+    unknown = [p for p in run["protocols"] if p not in cfg["protocols"]]
+    if unknown:
+        raise ConfigError(f"config: {name}.protocols lists {unknown}; "
+                          f"the study's protocols: {cfg['protocols']}")
+    check_run_models(cfg, run["models"], f"{name}.models")
+    return cfg
+
 RECIPE_KEYS = ("arch", "batch_size", "lr", "epochs", "optimizer", "schedule", "loss", "monitor")
 
 

@@ -7,9 +7,7 @@ import os
 from pathlib import Path
 
 from medbench.config import (
-    check_run_models,
-    deep_merge,
-    load_study_config,
+    load_run_study,
     model_config,
     row_models,
     study_tables,
@@ -30,21 +28,7 @@ RUN_KEYS = ("data_kind", "threads_per_job", "studies", "paths")
 STUDY_NAMES = [key for key in config if key not in RUN_KEYS]
 
 
-def load_study(name):
-    """The study config of `name`: its YAML + the run's overrides + where the run's raw data are."""
-    run = config[name]
-    override = deep_merge(run.get("overrides") or {}, {"raw": run["raw"]} if run.get("raw") else {})
-    cfg = load_study_config(run["study_config"], override)
-    if cfg["study"] != name:
-        raise ValueError(f"config: section {name} loads {run['study_config']}, the config of study {cfg['study']}")
-    unknown = [p for p in run["protocols"] if p not in cfg["protocols"]]
-    if unknown:
-        raise ValueError(f"config: {name}.protocols lists {unknown}; the study's protocols: {cfg['protocols']}")
-    check_run_models(cfg, run["models"], f"{name}.models")
-    return cfg
-
-
-STUDY = {name: load_study(name) for name in STUDY_NAMES}
+STUDY = {name: load_run_study(name, config[name]) for name in STUDY_NAMES}
 missing = [name for name in config["studies"] if name not in STUDY]
 if missing:
     raise ValueError(f"config: studies lists {missing}, which have no section in the run config")

@@ -22,17 +22,17 @@ from medbench.fileio import atomic_dir
 
 
 @dataclass
-class SliceCache:
+class ImageCache:
     images: np.ndarray
     masks: np.ndarray
     index: pd.DataFrame
 
     @classmethod
-    def load(cls, root: str | Path) -> SliceCache:
+    def load(cls, root: str | Path) -> ImageCache:
         root = Path(root)
         missing = [n for n in ("images.npy", "masks.npy", "index.csv") if not (root / n).is_file()]
         if missing:
-            raise DataError(f"{root}: incomplete slice cache, missing {missing}; re-run the ingest step")
+            raise DataError(f"{root}: incomplete image cache, missing {missing}; re-run the ingest step")
         cache = cls(
             images=np.load(root / "images.npy", mmap_mode="r"),
             masks=np.load(root / "masks.npy", mmap_mode="r"),

@@ -32,7 +32,6 @@ from timm.models.vision_transformer import Block
 from medbench.models.estan import dense_head
 from medbench.models.registry import register_model
 
-
 # smp's U-Net decoder widths (its default): the rows' papers do not give theirs
 DECODER_CHANNELS = (256, 128, 64, 32, 16)
 

@@ -1,7 +1,7 @@
 """Model registry in the style of timm: `register_model`, `create_model`, `list_models`.
 
-Every registered model returns a dict of task outputs ("cls" logits, "seg" logits,
-"rec" image, ...), so one Trainer and one loss composer serve every study.
+Every registered model returns a dict of task outputs (`medbench.contracts.ModelOutput`: "cls"
+logits, "seg" logits, "rec" image, ...), so one Trainer and one loss composer serve every study.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ input from it ("vae" mode).
 
 Models here are registered for the recipes: `swin_ssl` (pre-training) and `swin_unetr`
 (fine-tuning; with `dim:` it is SwinFUSE's downstream network); their MONAI networks are in
-models/swin_unetr.py, imported when one is built.
+models/swinfuse_monai.py, imported when one is built.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def swin_ssl(img_size, feature_size: int = 48, frozen_checkpoint: str | None = N
     """Pre-training network; `frozen_checkpoint` (the `requires` run): initialise the encoder from
     that pre-training run's encoder (SwinFUSE starts from the CT run: the released code loads
     `swinvit_new.pt`); the DIM, absent there, stays random."""
-    from medbench.models.swin_unetr import build_swin_ssl
+    from medbench.models.swinfuse_monai import build_swin_ssl
 
     kwargs.pop("pretrained", None)  # ImageNet does not apply; `pretrained_path`: see the registry
     return build_swin_ssl(img_size, feature_size, frozen_checkpoint, _encoder_args(kwargs))
@@ -105,7 +105,7 @@ def swin_unetr(
     and only when the task has more input channels than pre-training's one; it is then
     re-initialised as the code does, or its kernel repeated / in_channels with
     `inflate_patch_embed`)."""
-    from medbench.models.swin_unetr import build_swin_unetr
+    from medbench.models.swinfuse_monai import build_swin_unetr
 
     kwargs.pop("pretrained", None)  # ImageNet does not apply; `pretrained_path`: see the registry
     return build_swin_unetr(img_size, in_channels, out_channels, feature_size, norm_name, frozen_checkpoint,

@@ -34,6 +34,15 @@ class Run:
             raise DataError(f"{path}: predictions missing; re-run `medbench predict`")
         return read_csv_with_text_ids(path)
 
+    def segmentation_arrays(self, test_set: str, ids: str, values: str) -> dict:
+        """{sample id: array} from the run's `<test_set>.npz` (`ids` and `values` name its arrays);
+        refused with the file's name when the model has no segmentation output."""
+        path = self.directory / "predictions" / f"{test_set}.npz"
+        with np.load(path) as arrays:
+            if values not in arrays:
+                raise DataError(f"{path}: model '{self.model}' has no segmentation output")
+            return dict(zip(arrays[ids], arrays[values], strict=True))
+
 
 def load_runs(metrics_paths) -> dict[str, list[Run]]:
     """Model -> its runs sorted by seed, from `.../seed<S>/<model>/metrics.json` paths."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medbench.config import row_models
+from medbench.config import row_models, study_tables
 from medbench.errors import ConfigError, DataError
 from medbench.evaluate.bootstrap import paired_test
 from medbench.report.runs import Run, aligned_probabilities, classifies, sample_folds
@@ -44,6 +44,14 @@ def model_labels(table_cfg: dict) -> dict[str, str]:
             names = dict(zip(section["columns"], section.get("labels", section["columns"]), strict=True))
             for column, model in row.get("models", {}).items():
                 labels.setdefault(model, f"{row.get('name', row['method'])} · {names.get(column, column)}")
+    return labels
+
+
+def study_model_labels(cfg: dict) -> dict[str, str]:
+    """Model -> label over every table of the study: from the first table that has the model."""
+    labels: dict[str, str] = {}
+    for table in study_tables(cfg):
+        labels = model_labels(table) | labels
     return labels
 
 

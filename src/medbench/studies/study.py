@@ -63,7 +63,8 @@ class Study:
                  augment_train: bool = True, fold: int | str | None = None,
                  model: str | None = None) -> dict[str, Dataset]:
         """torch Datasets of the splits `names` of `protocol` (train, val or test sets) of `fold`
-        (for `model`, where the data depend on it: e.g. its pre-training modalities)."""
+        (for `model`, where the data depend on it: e.g. its pre-training modalities); each item
+        a `medbench.contracts.Sample`."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ results

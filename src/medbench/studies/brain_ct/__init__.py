@@ -47,11 +47,11 @@ class BrainCT(Study):
         return {"ingest": _ingest}
 
     def split(self, cfg, data_dir):
-        from medbench.data.cache import SliceCache
+        from medbench.data.cache import ImageCache
         from medbench.fileio import write_csv
         from medbench.studies.brain_ct.splits import leakage_report, make_splits, split_summary
 
-        index = SliceCache.load(slices_dir(data_dir)).index
+        index = ImageCache.load(slices_dir(data_dir)).index
         splits = make_splits(index, cfg["split"], cfg["seed"], cfg["protocols"])
         leakage = leakage_report(splits)
         write_csv(splits_file(data_dir), splits)

@@ -10,7 +10,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from medbench.data.cache import SliceCache
+from medbench.contracts import Sample
+from medbench.data.cache import ImageCache
 from medbench.errors import DataError
 from medbench.studies.brain_ct.layout import slices_dir, splits_file
 
@@ -22,7 +23,7 @@ class SliceDataset(Dataset):
     the segmentation loss over slices that have a mask only).
     """
 
-    def __init__(self, cache: SliceCache, rows: np.ndarray, label: str, transform=None):
+    def __init__(self, cache: ImageCache, rows: np.ndarray, label: str, transform=None):
         self.cache = cache
         self.rows = np.asarray(rows)
         self.labels = cache.index[label].to_numpy()
@@ -32,7 +33,7 @@ class SliceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: int) -> Sample:
         row = self.rows[i]
         image = np.asarray(self.cache.images[row])
         mask = np.asarray(self.cache.masks[row])
@@ -48,7 +49,7 @@ class SliceDataset(Dataset):
         }
 
 
-def split_rows(cache: SliceCache, splits_csv: str | Path, protocol: str) -> dict[str, np.ndarray]:
+def split_rows(cache: ImageCache, splits_csv: str | Path, protocol: str) -> dict[str, np.ndarray]:
     """Cache row numbers of every split of `protocol`."""
     splits = pd.read_csv(splits_csv, keep_default_na=False)
     column = f"split_{protocol}"
@@ -61,9 +62,9 @@ def split_rows(cache: SliceCache, splits_csv: str | Path, protocol: str) -> dict
             for name in sorted(set(splits[column]) - {""})}
 
 
-def protocol_rows(data_dir, protocol: str) -> tuple[SliceCache, dict[str, np.ndarray]]:
+def protocol_rows(data_dir, protocol: str) -> tuple[ImageCache, dict[str, np.ndarray]]:
     """The slice cache and the cache rows of each split of `protocol`."""
-    cache = SliceCache.load(slices_dir(data_dir))
+    cache = ImageCache.load(slices_dir(data_dir))
     return cache, split_rows(cache, splits_file(data_dir), protocol)
 
 

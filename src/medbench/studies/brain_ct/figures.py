@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from medbench.config import table_config
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.errors import DataError
 from medbench.fileio import write_csv
 from medbench.metrics import binary_iou
@@ -33,7 +33,7 @@ from medbench.studies.brain_ct.layout import slices_dir
 log = logging.getLogger(__name__)
 
 
-def gradcam_slices(cache: SliceCache, rows: np.ndarray, label: str, k: int) -> dict[str, np.ndarray]:
+def gradcam_slices(cache: ImageCache, rows: np.ndarray, label: str, k: int) -> dict[str, np.ndarray]:
     """Cache rows of the two panels: the k largest hematomas with / without the label."""
     index = cache.index.iloc[rows]
     area = np.asarray(cache.masks[rows]).reshape(len(rows), -1).sum(axis=1)
@@ -97,21 +97,13 @@ def gradcam_figure(cfg: dict, spec: dict, runs: dict[str, list[Run]], data_dir, 
     return table
 
 
-def _seg_predictions(run: Run, test_set: str) -> dict[str, np.ndarray]:
-    path = run.directory / "predictions" / f"{test_set}.npz"
-    with np.load(path) as arrays:
-        if "seg_pred" not in arrays:
-            raise DataError(f"{path}: model '{run.model}' has no segmentation output")
-        return {sid: pred for sid, pred in zip(arrays["seg_slice_id"], arrays["seg_pred"], strict=True)}
-
-
 def overlay_figure(cfg: dict, spec: dict, runs: dict[str, list[Run]], data_dir, protocol: str, out) -> None:
     models = [m for m in spec["models"] if m in runs]
     if not models:
         raise DataError(f"overlay figure: none of {spec['models']} was run")
     method_of = model_labels(table_config(cfg))
-    cache = SliceCache.load(slices_dir(data_dir))
-    preds = {m: _seg_predictions(runs[m][0], spec["test_set"]) for m in models}
+    cache = ImageCache.load(slices_dir(data_dir))
+    preds = {m: runs[m][0].segmentation_arrays(spec["test_set"], "seg_slice_id", "seg_pred") for m in models}
     row_of = {sid: i for i, sid in enumerate(cache.index["slice_id"])}
     shared = sorted(set.intersection(*(set(p) for p in preds.values())))
     area = {sid: int(cache.masks[row_of[sid]].sum()) for sid in shared}

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.data.io.dicom import DicomReadError, read_ct_hu, window
 from medbench.data.io.masks import MaskReadError, read_mask
 from medbench.errors import DataError
@@ -121,7 +121,7 @@ def _load_row(row, root: Path, image_size: int, win: dict, where: str):
     return image.astype(np.uint8), mask, problems, digest
 
 
-def ingest(manifest_path: str | Path, out_dir: str | Path, image_size: int, win: dict) -> SliceCache:
+def ingest(manifest_path: str | Path, out_dir: str | Path, image_size: int, win: dict) -> ImageCache:
     """Validate every manifest row, then write the slice cache. Writes nothing on any error."""
     manifest_path = Path(manifest_path)
     manifest = read_manifest(manifest_path)
@@ -151,7 +151,7 @@ def ingest(manifest_path: str | Path, out_dir: str | Path, image_size: int, win:
     for col in MARKERS:
         index[col] = index[col].astype(int)
     index["has_mask"] = has_mask.astype(int)
-    cache = SliceCache(images=images, masks=masks, index=index)
+    cache = ImageCache(images=images, masks=masks, index=index)
     cache.save(out_dir)
     log.info("ingested %d slices (%d with masks) into %s", n, has_mask.sum(), out_dir)
     return cache

@@ -44,11 +44,11 @@ class Bus(Study):
         return {"ingest": _ingest}
 
     def split(self, cfg, data_dir):
-        from medbench.data.cache import SliceCache
+        from medbench.data.cache import ImageCache
         from medbench.fileio import write_csv
         from medbench.studies.bus.splits import check_leakage, cross_validation, leakage_report
 
-        index = SliceCache.load(cache_dir(data_dir)).index
+        index = ImageCache.load(cache_dir(data_dir)).index
         splits = cross_validation(index, cfg["split"], cfg["seed"])
         leakage = leakage_report(splits, index)
         check_leakage(leakage, str(splits_file(data_dir)))
@@ -62,11 +62,11 @@ class Bus(Study):
     def datasets(self, cfg, data_dir, protocol, names, seed, augment_train=True, fold=None, model=None):
         import pandas as pd
 
-        from medbench.data.cache import SliceCache
+        from medbench.data.cache import ImageCache
         from medbench.studies.bus.dataset import BusDataset
         from medbench.studies.bus.splits import fold_rows
 
-        cache = SliceCache.load(cache_dir(data_dir))
+        cache = ImageCache.load(cache_dir(data_dir))
         splits = pd.read_csv(splits_file(data_dir))
         out = {}
         for name in names:

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from medbench.data.cache import SliceCache
+from medbench.contracts import Sample
+from medbench.data.cache import ImageCache
 
 # ImageNet statistics: every backbone of the tables is ImageNet-initialised in the paper
 # (busbench feeds BGR / 255 or raw 0-255 instead: listed as a deviation in the study YAML)
@@ -17,7 +18,7 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 class BusDataset(Dataset):
     """Samples: image (3, S, S) normalised, label (float 0/1), mask (S, S), has_mask, row."""
 
-    def __init__(self, cache: SliceCache, rows: np.ndarray, transform=None):
+    def __init__(self, cache: ImageCache, rows: np.ndarray, transform=None):
         self.cache, self.rows, self.transform = cache, np.asarray(rows), transform
         self.labels = cache.index["label"].to_numpy()
         self.has_mask = cache.index["has_mask"].to_numpy().astype(bool)
@@ -25,7 +26,7 @@ class BusDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: int) -> Sample:
         row = self.rows[i]
         image, mask = np.asarray(self.cache.images[row]), np.asarray(self.cache.masks[row])
         if self.transform is not None:

@@ -14,36 +14,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from medbench.config import study_tables
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.errors import DataError
 from medbench.report.figures import blank, outline, save_figure, wrapped
 from medbench.report.runs import Run
-from medbench.report.tables import model_labels
+from medbench.report.tables import study_model_labels
 from medbench.studies.bus.layout import cache_dir
-
-
-def _labels(cfg: dict) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for table in study_tables(cfg):
-        labels = model_labels(table) | labels
-    return labels
-
-
-def _mask_probabilities(run: Run, test_set: str) -> dict[str, np.ndarray]:
-    path = run.directory / "predictions" / f"{test_set}.npz"
-    with np.load(path) as arrays:
-        if "seg_prob" not in arrays:
-            raise DataError(f"{path}: model '{run.model}' has no segmentation output")
-        return dict(zip(arrays["seg_sample_id"], arrays["seg_prob"], strict=True))
 
 
 def overlay_figure(cfg: dict, spec: dict, runs: dict[str, list[Run]], data_dir, protocol: str, out) -> None:
     models = [m for m in spec["models"] if m in runs]
     if not models:
         raise DataError(f"figures.overlays: none of {spec['models']} was run")
-    cache, labels = SliceCache.load(cache_dir(data_dir)), _labels(cfg)
-    probs = {m: _mask_probabilities(runs[m][0], spec["test_set"]) for m in models}
+    cache, labels = ImageCache.load(cache_dir(data_dir)), study_model_labels(cfg)
+    probs = {m: runs[m][0].segmentation_arrays(spec["test_set"], "seg_sample_id", "seg_prob") for m in models}
     row_of = {sid: i for i, sid in enumerate(cache.index["sample_id"])}
     shared = sorted(set.intersection(*(set(p) for p in probs.values())))
     area = {sid: int(cache.masks[row_of[sid]].sum()) for sid in shared}
@@ -83,7 +67,7 @@ def roc_folds_figure(cfg: dict, spec: dict, runs: dict[str, list[Run]], data_dir
     models = [m for m in spec.get("models", runs) if m in runs]
     if not models:
         raise DataError("figures.roc_folds: no classifier among the runs")
-    labels, test_set = _labels(cfg), spec["test_set"]
+    labels, test_set = study_model_labels(cfg), spec["test_set"]
     cols = min(4, len(models))
     fig, axes = plt.subplots(
         math.ceil(len(models) / cols),

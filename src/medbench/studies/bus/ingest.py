@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from medbench.data.cache import SliceCache
+from medbench.data.cache import ImageCache
 from medbench.data.io.masks import MaskReadError, read_mask
 from medbench.errors import DataError
 from medbench.fileio import write_csv
@@ -131,7 +131,7 @@ def _duplicate_groups(index: pd.DataFrame, pairs) -> tuple[pd.Series, pd.Series]
             pd.Series([cases.find(c) for c in case_ids], index=index.index))
 
 
-def ingest(records: list[dict], out_dir, size: int, mask_resize: str = "nearest") -> SliceCache:
+def ingest(records: list[dict], out_dir, size: int, mask_resize: str = "nearest") -> ImageCache:
     """Load every record (all problems at once), then write the cache and duplicates.csv beside it."""
     problems: list[str] = []
     loaded = [
@@ -157,7 +157,7 @@ def ingest(records: list[dict], out_dir, size: int, mask_resize: str = "nearest"
         }
     )
     index["dup_group"], index["group"] = _duplicate_groups(index, pairs)
-    cache = SliceCache(images=images, masks=masks, index=index)
+    cache = ImageCache(images=images, masks=masks, index=index)
     cache.save(out_dir)
     duplicates = index[index.duplicated("dup_group", keep=False)].sort_values(["dup_group", "image_id"])
     best = {}

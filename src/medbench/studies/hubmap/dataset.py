@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from medbench.contracts import Sample
 from medbench.errors import DataError
 from medbench.studies.hubmap import layout
 from medbench.studies.hubmap.preprocess import crop_or_pad, image_file
@@ -52,7 +53,7 @@ class HubmapDataset(Dataset):
             image, mask = crop_or_pad(image, self.size, 255), crop_or_pad(mask, self.size, 0)
         return image, mask
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: int) -> Sample:
         image, mask = self.load(i)
         if self.transform is not None:
             out = self.transform(image=image, mask=mask)

@@ -22,6 +22,8 @@ import torch
 from monai import transforms as T
 from torch.utils.data import Dataset
 
+from medbench.contracts import Sample
+
 MODALITY_CODE = {"CT": 0, "MR": 1}
 RAS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))  # explicit: MONAI changes the default
 
@@ -85,7 +87,7 @@ class PretrainCrops(Dataset):
     def __len__(self) -> int:
         return len(self.patients)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: int) -> Sample:
         crops, codes = [], []
         for modality in self.modalities:
             samples = self.transforms[modality]({"image": self.volumes[(self.patients[i], modality)]})
@@ -158,7 +160,7 @@ class TaskVolumes(Dataset):
     def __len__(self) -> int:
         return len(self.cases)
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: int) -> Sample:
         row = self.cases.iloc[i]
         sample = self.compose(
             {

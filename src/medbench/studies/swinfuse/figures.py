@@ -16,21 +16,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
-from medbench.config import study_tables
 from medbench.errors import DataError
 from medbench.report.figures import blank, save_figure, wrapped
 from medbench.report.runs import Run
-from medbench.report.tables import model_labels
+from medbench.report.tables import study_model_labels
 from medbench.studies.swinfuse.report import distribution
 from medbench.train.ssl import COLLAPSED
 
 TERMS = ("rot", "contrast", "rec", "jsd")
 REGIONS = ListedColormap([(0, 0, 0, 0), "tab:green", "gold", "tab:red"])
 SUMMARY = {"brats21": "dice_mean"}  # MSD tasks: "dice"
-
-
-def _labels(cfg: dict) -> dict[str, str]:
-    return model_labels(study_tables(cfg)[0])
 
 
 def _seed_dir(runs: dict[str, list[Run]]):
@@ -76,7 +71,7 @@ def overlay_figure(cfg: dict, spec: dict, runs, data_dir, protocol: str, out) ->
     models = [m for m in spec["models"] if m in runs]
     if not models:
         raise DataError(f"figures.overlays: none of {spec['models']} was run")
-    labels, tasks = _labels(cfg), list(cfg["tasks"])
+    labels, tasks = study_model_labels(cfg), list(cfg["tasks"])
     fig, axes = plt.subplots(
         len(tasks),
         2 + len(models),
@@ -107,7 +102,7 @@ def overlay_figure(cfg: dict, spec: dict, runs, data_dir, protocol: str, out) ->
 
 
 def id_ood_figure(cfg: dict, spec: dict, runs, data_dir, protocol: str, out) -> None:
-    labels, tasks = _labels(cfg), list(cfg["tasks"])
+    labels, tasks = study_model_labels(cfg), list(cfg["tasks"])
     models = [m for m in labels if m in runs]
     width = 0.8 / max(len(models), 1)
     fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(tasks), 3.4), layout="constrained")

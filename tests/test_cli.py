@@ -52,10 +52,11 @@ def test_config_typo_exits_2(tmp_path, capsys):
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
     assert capsys.readouterr().out.split() == [
-        "chowdary", "coat_daformer", "deeplabv3plus", "densenet121", "emt_net", "hybrid_mt_estan",
-        "joint_cnn", "joint_swin", "mobilenet", "mt_estan", "mt_estan_swin", "mtl_swin_unet",
-        "pvt_v2_daformer", "resnet152", "segformer_daformer", "sha_mtl", "swin", "swin_ssl",
-        "swin_transformer", "swin_unet", "swin_unetr", "unet", "vgga_vit", "vit"]
+        "busbench_densenet121", "busbench_mobilenet", "busbench_swin", "busbench_vit", "chowdary",
+        "coat_daformer", "deeplabv3plus", "emt_net", "hybrid_mt_estan", "joint_cnn", "joint_swin",
+        "mt_estan", "mt_estan_swin", "mtl_swin_unet", "pvt_v2_daformer", "resnet152",
+        "segformer_daformer", "sha_mtl", "swin_ssl", "swin_transformer", "swin_unet", "swin_unetr",
+        "unet", "vgga_vit"]
 
 
 def test_toy_hubmap_writes_both_kaggle_exports(tmp_path, capsys):

@@ -38,7 +38,7 @@ def test_registry_lists_the_models_of_every_study():
     # test_bus_models or in test_swinfuse_models
     assert set(SMALL) | set(BUS_TOY_ARGS) | SWINFUSE_MODELS == set(list_models())
     assert not set(SMALL) & set(BUS_TOY_ARGS)
-    assert list_models("swin*") == ["swin", "swin_ssl", "swin_transformer", "swin_unet", "swin_unetr"]
+    assert list_models("swin*") == ["swin_ssl", "swin_transformer", "swin_unet", "swin_unetr"]
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -148,7 +148,8 @@ def test_every_model_loads_a_local_checkpoint_given_as_pretrained_path(name, tmp
 def test_a_foreign_checkpoint_loads_into_the_matching_part_and_a_wrong_one_is_refused(tmp_path):
     backbone = timm.create_model("resnet18", pretrained=False, num_classes=0)
     torch.save(backbone.state_dict(), tmp_path / "resnet18.pth")
-    model = create_model("mobilenet", timm_name="resnet18", pretrained_path=str(tmp_path / "resnet18.pth"))
+    model = create_model("busbench_mobilenet", timm_name="resnet18",
+                         pretrained_path=str(tmp_path / "resnet18.pth"))
     torch.testing.assert_close(model.backbone.conv1.weight, backbone.conv1.weight)
     torch.save({"x.weight": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(ConfigError, match="other.pth: none of its 1 tensors matches"):

@@ -2,8 +2,9 @@
 
 Single-task classifiers, as busbench's `download/<Net>.py`: an ImageNet backbone (timm) ->
 global average pool -> Dense 512 (ReLU) -> Dropout 0.3 -> Dense 64 (ReLU) -> Dense 1:
-`mobilenet` (MobileNetV1), `densenet121`, `vit` (on the class token), `swin` (SwinV2, the
-hybrid's own backbone; the paper does not name the Swin variant).
+`busbench_mobilenet` (MobileNetV1), `busbench_densenet121`, `busbench_vit` (on the class
+token), `busbench_swin` (SwinV2, the hybrid's own backbone; the paper does not name the Swin
+variant).
 
 Multitask rows whose authors published no code, built from their papers' descriptions and
 labelled approximations in the table notes:
@@ -56,26 +57,26 @@ def _timm_args(args: dict) -> dict:
 
 
 @register_model
-def mobilenet(timm_name: str = "mobilenetv1_100", img_size: int | None = None,
+def busbench_mobilenet(timm_name: str = "mobilenetv1_100", img_size: int | None = None,
               pretrained: bool = False) -> nn.Module:
     return PooledClassifier(timm_name, pretrained)
 
 
 @register_model
-def densenet121(timm_name: str = "densenet121", img_size: int | None = None,
+def busbench_densenet121(timm_name: str = "densenet121", img_size: int | None = None,
                 pretrained: bool = False) -> nn.Module:
     return PooledClassifier(timm_name, pretrained)
 
 
 @register_model
-def vit(timm_name: str = "vit_base_patch16_224", img_size: int = 224, pretrained: bool = False,
+def busbench_vit(timm_name: str = "vit_base_patch16_224", img_size: int = 224, pretrained: bool = False,
         **vit_args) -> nn.Module:
     """timm's ViT pools by its class token (global_pool 'token')."""
     return PooledClassifier(timm_name, pretrained, img_size=img_size, **_timm_args(vit_args))
 
 
 @register_model
-def swin(timm_name: str = "swinv2_base_window8_256", img_size: int = 256, pretrained: bool = False,
+def busbench_swin(timm_name: str = "swinv2_base_window8_256", img_size: int = 256, pretrained: bool = False,
          **swin_args) -> nn.Module:
     return PooledClassifier(timm_name, pretrained, img_size=img_size, **_timm_args(swin_args))
 

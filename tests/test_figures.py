@@ -119,3 +119,17 @@ def test_roc_overlay_and_curve_figures(tmp_path, cfg, method_of, toy_cache):
     assert (tmp_path / "overlays.png").read_bytes()[:8] == PNG
     with pytest.raises(DataError, match="no classifier"):
         figures.roc_figure({"swin_unet": runs["swin_unet"]}, method_of, ["test_h1_4"], {}, tmp_path / "x.png")
+
+
+def test_segmentation_arrays_by_sample_and_refusals_naming_the_file(tmp_path):
+    run = Run("unet", 0, tmp_path / "unet", {})
+    with pytest.raises(DataError, match=r"unet/predictions/test\.npz: predictions missing"):
+        run.segmentation_arrays("test", "seg_slice_id", "seg_pred")
+    (tmp_path / "unet" / "predictions").mkdir(parents=True)
+    masks = np.arange(8, dtype=np.uint8).reshape(2, 2, 2)
+    np.savez(tmp_path / "unet" / "predictions" / "test.npz",
+             seg_slice_id=np.array(["a", "b"]), seg_pred=masks)
+    arrays = run.segmentation_arrays("test", "seg_slice_id", "seg_pred")
+    assert list(arrays) == ["a", "b"] and np.array_equal(arrays["b"], masks[1])
+    with pytest.raises(DataError, match="model 'unet' has no segmentation output"):
+        run.segmentation_arrays("test", "seg_sample_id", "seg_prob")

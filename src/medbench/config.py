@@ -131,7 +131,6 @@ def check_run_models(cfg: dict, models, where: str) -> None:
                           f"rows: {sorted(rows)}")
 
 
-
 def load_run_study(name: str, run: dict) -> dict:
     """The study config of run-config section `name` (`run`: its study_config, raw paths,
     overrides, protocols and models), checked against the study: the YAML it names is that
@@ -148,6 +147,7 @@ def load_run_study(name: str, run: dict) -> dict:
                           f"the study's protocols: {cfg['protocols']}")
     check_run_models(cfg, run["models"], f"{name}.models")
     return cfg
+
 
 RECIPE_KEYS = ("arch", "batch_size", "lr", "epochs", "optimizer", "schedule", "loss", "monitor")
 

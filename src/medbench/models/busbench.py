@@ -58,26 +58,26 @@ def _timm_args(args: dict) -> dict:
 
 @register_model
 def busbench_mobilenet(timm_name: str = "mobilenetv1_100", img_size: int | None = None,
-              pretrained: bool = False) -> nn.Module:
+                       pretrained: bool = False) -> nn.Module:
     return PooledClassifier(timm_name, pretrained)
 
 
 @register_model
 def busbench_densenet121(timm_name: str = "densenet121", img_size: int | None = None,
-                pretrained: bool = False) -> nn.Module:
+                         pretrained: bool = False) -> nn.Module:
     return PooledClassifier(timm_name, pretrained)
 
 
 @register_model
 def busbench_vit(timm_name: str = "vit_base_patch16_224", img_size: int = 224, pretrained: bool = False,
-        **vit_args) -> nn.Module:
+                 **vit_args) -> nn.Module:
     """timm's ViT pools by its class token (global_pool 'token')."""
     return PooledClassifier(timm_name, pretrained, img_size=img_size, **_timm_args(vit_args))
 
 
 @register_model
 def busbench_swin(timm_name: str = "swinv2_base_window8_256", img_size: int = 256, pretrained: bool = False,
-         **swin_args) -> nn.Module:
+                  **swin_args) -> nn.Module:
     return PooledClassifier(timm_name, pretrained, img_size=img_size, **_timm_args(swin_args))
 
 

@@ -38,6 +38,8 @@ class Run:
         """{sample id: array} from the run's `<test_set>.npz` (`ids` and `values` name its arrays);
         refused with the file's name when the model has no segmentation output."""
         path = self.directory / "predictions" / f"{test_set}.npz"
+        if not path.is_file():
+            raise DataError(f"{path}: predictions missing; re-run `medbench predict`")
         with np.load(path) as arrays:
             if values not in arrays:
                 raise DataError(f"{path}: model '{self.model}' has no segmentation output")

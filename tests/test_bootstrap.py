@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medbench.evaluate.bootstrap import classification_ci, iou_ci, paired_test
+from medbench.evaluate.bootstrap import (
+    classification_ci,
+    fold_mean_intervals,
+    iou_ci,
+    paired_test,
+    percentile_interval,
+)
 from medbench.metrics import classification_metrics
 
 
@@ -63,3 +69,30 @@ def test_paired_test_on_accuracy_and_on_seed_averages():
     per_seed = [paired_test(labels, s, weak, n_boot=10)["a"] for s in seeds]
     assert averaged["a"] == pytest.approx(np.mean(per_seed))
     assert averaged["low"] > 0
+
+
+def test_bca_interval_matches_scipy_on_a_skewed_mean():
+    """The fold tables' BCa interval against scipy's own BCa, on the mean of exponential data (a
+    skewed statistic, where BCa and percentile intervals differ)."""
+    from scipy.stats import bootstrap
+
+    from medbench.evaluate.bootstrap import bca_interval
+
+    data = np.random.default_rng(1).exponential(size=40)
+    boots = data[np.random.default_rng(2).integers(0, 40, (20000, 40))].mean(axis=1)
+    jackknife = np.array([np.delete(data, i).mean() for i in range(40)])
+    ours = bca_interval(boots, data.mean(), jackknife, 0.95)
+    theirs = bootstrap((data,), np.mean, n_resamples=20000, method="BCa", random_state=3).confidence_interval
+    percentile = percentile_interval(boots, 0.95)
+    assert ours == pytest.approx((theirs.low, theirs.high), abs=0.02)
+    assert abs(ours[1] - percentile[1]) > 0.02  # BCa moved the upper end: the test can tell them apart
+
+
+def test_fold_mean_intervals_hold_the_fold_mean():
+    rng = np.random.default_rng(0)
+    folds = [{"label": (rng.random(30) < 0.4).astype(float), "score": rng.normal(size=30)} for _ in range(3)]
+    folds = [{**f, "score": f["score"] + f["label"]} for f in folds]
+    per_fold, ci = fold_mean_intervals(folds, lambda f: {"gap": f["score"][f["label"] == 1].mean()
+                                                         - f["score"][f["label"] == 0].mean()}, 500, 0)
+    mean = np.mean([m["gap"] for m in per_fold])
+    assert ci["gap"][0] < mean < ci["gap"][1]

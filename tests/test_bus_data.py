@@ -14,6 +14,7 @@ from medbench.cli import main
 from medbench.data.cache import ImageCache
 from medbench.errors import DataError
 from medbench.studies.bus.ingest import ingest, pad_square, read_mask
+from medbench.studies.bus.layout import TOY_LAYOUT
 from medbench.studies.bus.readers import label_of, read_datasets
 from medbench.studies.bus.splits import check_leakage, cross_validation, leakage_report
 from medbench.studies.bus.toy import ToyBusConfig, generate
@@ -54,6 +55,7 @@ def cache(data_dir):
 
 
 def test_the_layouts_read_with_their_quirks(toy):
+    assert raw_paths(toy) == {key: toy / folder for key, folder in TOY_LAYOUT.items()}  # the real names
     records = read_datasets(raw_paths(toy))
     by_id = {r["image_id"]: r for r in records}
     counts = pd.Series([r["dataset"] for r in records]).value_counts().to_dict()

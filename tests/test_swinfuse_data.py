@@ -14,6 +14,7 @@ import pytest
 from medbench.cli import main
 from medbench.studies.swinfuse.dataset import PretrainCrops, TaskVolumes
 from medbench.studies.swinfuse.ingest import ingest
+from medbench.studies.swinfuse.layout import TOY_LAYOUT
 from medbench.studies.swinfuse.readers import read_datasets
 from medbench.studies.swinfuse.splits import make_splits
 from medbench.studies.swinfuse.toy import ToySwinfuseConfig, generate
@@ -63,6 +64,7 @@ def index(toy, tmp_path_factory):
 
 
 def test_layouts_read_with_their_quirks(toy, index):
+    assert raw_paths(toy) == {key: toy / folder for key, folder in TOY_LAYOUT.items()}  # the real names
     counts = index["dataset"].value_counts().to_dict()
     assert counts == {"synthrad": 12, "brats21": 6, "msd01": 4, "msd10": 3}  # 6 patients x CT + MR
     assert (toy / "msd/Task01_BrainTumour/imagesTr/._BRATS_001.nii.gz").is_file()  # junk skipped

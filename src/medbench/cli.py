@@ -33,10 +33,10 @@ from pathlib import Path
 from medbench.config import deep_merge, load_study_config, model_config, table_config
 from medbench.errors import ConfigError, MedbenchError
 from medbench.fileio import write_csv, write_text
+from medbench.report import SHARED_FIGURES
 from medbench.report.html import markdown_page
 
 log = logging.getLogger("medbench")
-GENERIC_FIGURES = ("roc", "curves")
 
 
 def _study(args):
@@ -151,18 +151,18 @@ def _cmd_figure(args) -> None:
     if args.kind != "curves" and spec is None:
         raise ConfigError(f"{args.config}: no `figures.{args.kind}` section to draw this figure from")
     runs = load_runs(args.metrics or [])
-    if args.kind in GENERIC_FIGURES:
-        return _generic_figure(args.kind, cfg, spec, runs, args.out)
+    if args.kind in SHARED_FIGURES:
+        return _shared_figure(args.kind, cfg, spec, runs, args.out)
     drawers = study.figures()
     if args.kind not in drawers:
         raise ConfigError(f"figure: study {study.name} draws no '{args.kind}'; kinds: "
-                          f"{sorted([*GENERIC_FIGURES, *drawers])}")
+                          f"{sorted([*SHARED_FIGURES, *drawers])}")
     if not args.data:
         raise ConfigError(f"figure {args.kind}: needs --data (the study's prepared data)")
     drawers[args.kind](cfg, spec, runs, Path(args.data), args.protocol, args.out)
 
 
-def _generic_figure(kind: str, cfg: dict, spec: dict | None, runs, out) -> None:
+def _shared_figure(kind: str, cfg: dict, spec: dict | None, runs, out) -> None:
     from medbench.report import figures
     from medbench.report.tables import study_model_labels
 
@@ -272,7 +272,7 @@ def build_parser(study_help: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--html", default=None, help="also the Markdown rendered as an HTML page")
 
     p = verb("figure", _cmd_figure, "draw a figure from saved runs", data=True)
-    p.add_argument("kind", help=f"every study: {', '.join(GENERIC_FIGURES)}; {figures}")
+    p.add_argument("kind", help=f"every study: {', '.join(SHARED_FIGURES)}; {figures}")
     p.add_argument("--out", required=True, help="image file (.png, .svg, .pdf)")
     p.add_argument("--metrics", nargs="+", help="runs' metrics.json")
     p.add_argument("--protocol", default="paper")

@@ -152,6 +152,18 @@ def load_run_study(name: str, run: dict) -> dict:
 RECIPE_KEYS = ("arch", "batch_size", "lr", "epochs", "optimizer", "schedule", "loss", "monitor")
 
 
+def required_models(cfg: dict, models) -> list[str]:
+    """The runs `models` start from (their `requires` chains: swinfuse's pre-training runs,
+    brain_ct's frozen segmenter), in the order met."""
+    found: list[str] = []
+    for model in models:
+        required = model_config(cfg, model).get("requires")
+        while required and required not in found:
+            found.append(required)
+            required = model_config(cfg, required).get("requires")
+    return found
+
+
 def model_config(cfg: dict, model: str) -> dict:
     """The training recipe of one model: study-wide `training` defaults + the model's entry."""
     models = cfg["models"]

@@ -9,10 +9,14 @@ from pathlib import Path
 from medbench.config import (
     load_run_study,
     model_config,
+    required_models,
     row_models,
     study_tables,
     table_config,
 )
+from medbench.data.toy import toy_root
+from medbench.report import SHARED_FIGURES
+from medbench.studies import get_study
 
 REPO = Path(workflow.basedir).resolve().parent
 # Software environment of every rule under --use-conda (installs this checkout).
@@ -59,10 +63,9 @@ def table_of(table):
 #                    prediction read (they get `--data <interim>/<study>`)
 #   TABLE_DATA[study]: files the table verb also reads for its own sections (a list, or an input
 #                      function of the table's wildcards)
-#   STUDY_FIGURES[study]: the study-only figures this run draws (results/figures/<table>/<name>.png)
 #   TOY[study]: with toy data, ({name: what `medbench toy` writes}, outputs -> the folder it
 #               writes into): the rule `<study>_toy` (pipeline.smk) generates them
-PREPARED, TABLE_DATA, STUDY_FIGURES, TOY = {}, {}, {}, {}
+PREPARED, TABLE_DATA, TOY = {}, {}, {}
 
 
 def table_data(study, wildcards):
@@ -104,6 +107,16 @@ def resolved(study, *sections, model=None, seed=None):
     if seed is not None:
         picked["seed"] = int(seed)
     return json.dumps(picked)  # keeps the YAML's order: table columns are ordered mappings
+
+
+def step_params(study, verb, sections, data, env="", item=""):
+    """params of a study's data-preparation step (a rule derived from templates.smk's
+    prepare_step), which runs `medbench <verb>` on the study config and the resolved `sections`
+    the step uses; `data`: a params function giving the prepared-data folder from the rule's
+    outputs; `env`: variables set before the command, `item`: its `--item` (hubmap: one job per
+    image)."""
+    return {"verb": verb, "study": config[study]["study_config"], "override": resolved(study, *sections),
+            "data": data, "env": env, "item": item}
 
 
 def toy_params(study):
@@ -155,10 +168,31 @@ def figure_models(study, spec):
     return [m for m in spec.get("models", config[study]["models"]) if m in config[study]["models"]]
 
 
-def generic_figures(study):
-    """The shared figures a study's tables get: ROC if configured, curves if a model is run."""
+def shared_figures(study):
+    """The shared figures a study's tables get: ROC if configured, curves if one of its models is run."""
     figures = STUDY[study].get("figures", {})
-    return (["roc"] if "roc" in figures else []) + (["curves"] if figure_models(study, figures.get("curves", {})) else [])
+    drawn = {"roc": "roc" in figures, "curves": bool(figure_models(study, figures.get("curves", {})))}
+    return [kind for kind in SHARED_FIGURES if drawn[kind]]
+
+
+def study_figures(study):
+    """The study's own figures (`Study.figure_kinds`) this run draws: those configured under
+    `figures:` whose models (a spec's `model` or `models`), if it names any, this run trains
+    (with the runs they start from)."""
+    specs = STUDY[study].get("figures", {})
+    trained = set(config[study]["models"]) | set(required_models(STUDY[study], config[study]["models"]))
+
+    def drawn(spec):
+        named = [*spec.get("models", []), *([spec["model"]] if "model" in spec else [])]
+        return not named or bool(trained & set(named))
+
+    return [kind for kind in get_study(study).figure_kinds if kind in specs and drawn(specs[kind])]
+
+
+def study_toy_root(study):
+    """With toy data: the folder the study's generator writes every raw dataset under (checked
+    against the run config's `raw`)."""
+    return toy_root(study, config[study]["raw"], get_study(study).toy_layout)
 
 
 def figure_file(table, name):
@@ -169,7 +203,7 @@ def study_outputs(table):
     """A table's files built by the default target: csv, md, claims (if the study has any), figures."""
     study = TABLES[table][0]
     claims = [f"{PATHS['results']}/{table}_claims.{ext}" for ext in ("md", "html")] if table_of(table)["claims"] else []
-    figures = generic_figures(study) + STUDY_FIGURES.get(study, [])
+    figures = shared_figures(study) + study_figures(study)
     return [*(f"{PATHS['results']}/{table}.{ext}" for ext in ("csv", "md", "html")), *claims,
             *(figure_file(table, name) for name in figures)]
 
@@ -232,3 +266,4 @@ def checkpoint_files(checkpoint, pattern, columns):
 
     table = pd.read_csv(checkpoint.get().output[0], dtype=str, usecols=list(columns), keep_default_na=False)
     return [pattern.format(**row) for row in table.to_dict("records")]
+

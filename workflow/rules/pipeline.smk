@@ -155,7 +155,7 @@ rule figure:
     output:
         figure_entry("{table}", "{kind}"),
     wildcard_constraints:
-        kind="roc|curves",
+        kind="|".join(SHARED_FIGURES),
     params:
         **table_params("seed", "test_sets", "data", "split", "table", "tables", "figures"),
         caption=lambda wc: figure_caption(study_of(wc), wc.kind),

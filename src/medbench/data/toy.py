@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from medbench.errors import ConfigError
+
+
+def toy_root(study: str, raw: dict, layout: dict[str, str]) -> str:
+    """The one folder under which a study's toy generator writes its datasets, each at its
+    `layout` path (raw key -> path under the root), from the run config's `raw` paths; a
+    ConfigError unless every configured path is the generator's, under one root."""
+    roots, wrong = set(), []
+    for key, folder in layout.items():
+        if not raw.get(key):
+            continue
+        path, tail = os.path.normpath(raw[key]), os.path.normpath(folder)
+        if path == tail or path.endswith(os.sep + tail):
+            roots.add(path[: len(path) - len(tail)].rstrip(os.sep) or ".")
+        else:
+            wrong.append(key)
+    if wrong or len(roots) != 1:
+        raise ConfigError(f"config: with toy data, {study}.raw must name the generator's paths {layout} "
+                          f"under one root; got {raw}")
+    return roots.pop()
 
 
 def checked_params(config_cls, params: dict | None, study: str, tuples: tuple[str, ...] = ()) -> dict:

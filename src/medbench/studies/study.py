@@ -36,6 +36,12 @@ class Study:
     test_sets: ClassVar[tuple[str, ...]]
     # JSON-schema fragment of the study's own config sections, merged into the common schema
     schema: ClassVar[Path | None] = None
+    # the study-only figures `figures()` draws, by name (the Snakefile reads the names without
+    # importing the drawing code)
+    figure_kinds: ClassVar[tuple[str, ...]] = ()
+    # with toy data, where `generate_toy` writes each raw dataset (a key of the run config's
+    # `raw`) under its one output folder; empty: the study's toy writes where `raw` says
+    toy_layout: ClassVar[dict[str, str]] = {}
 
     # ------------------------------------------------------------------ data
     def generate_toy(self, out_dir: Path, params: dict) -> None:

@@ -12,10 +12,6 @@ BRAIN_CT_OVERLAID = [m for m in BRAIN_CT_FIGURES.get("overlays", {}).get("models
 BRAIN_CT_PREPARED = [*BRAIN_CT_SLICES, BRAIN_CT_SPLITS]  # what training and prediction read
 PREPARED["brain_ct"] = lambda wc: BRAIN_CT_PREPARED
 TABLE_DATA["brain_ct"] = [BRAIN_CT_LEAKAGE]  # the table's patient-leakage section
-# overlays and Grad-CAM when one of their models is trained
-STUDY_FIGURES["brain_ct"] = (["overlays"] if BRAIN_CT_OVERLAID else []) + (
-    ["gradcam"] if BRAIN_CT_FIGURES.get("gradcam", {}).get("model") in BRAIN_CT_MODELS else []
-)
 
 
 if config["data_kind"] == "toy":
@@ -23,26 +19,21 @@ if config["data_kind"] == "toy":
     TOY["brain_ct"] = ({"manifest": config["brain_ct"]["raw"]["manifest"]}, lambda out: os.path.dirname(out.manifest))
 
 
-rule brain_ct_ingest:
+use rule prepare_step as brain_ct_ingest with:
     """Validate every manifest row (reporting all problems at once), then window + resize."""
     input:
         manifest=config["brain_ct"]["raw"]["manifest"],
     output:
         BRAIN_CT_SLICES,
     params:
-        study=config["brain_ct"]["study_config"],
-        override=resolved("brain_ct", "data", "raw"),
-        data=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),  # <data>/slices/...
-    conda:
-        MEDBENCH_ENV
+        # <data>/slices/...
+        **step_params("brain_ct", "prepare ingest", ("data", "raw"),
+                      lambda wildcards, output: os.path.dirname(os.path.dirname(output[0]))),
     log:
         f"{PATHS['logs']}/brain_ct/ingest.log",
-    shell:
-        "medbench prepare ingest --config {params.study} --override {params.override:q} "
-        "--data {params.data} > {log} 2>&1"
 
 
-rule brain_ct_split:
+use rule prepare_step as brain_ct_split with:
     """Every protocol's split side by side, and the patient-leakage report."""
     input:
         BRAIN_CT_SLICES,
@@ -50,63 +41,48 @@ rule brain_ct_split:
         splits=BRAIN_CT_SPLITS,
         leakage=BRAIN_CT_LEAKAGE,
     params:
-        study=config["brain_ct"]["study_config"],
-        override=resolved("brain_ct", "seed", "protocols", "data", "split"),
-        data=lambda wildcards, output: os.path.dirname(output.splits),
-    conda:
-        MEDBENCH_ENV
+        **step_params("brain_ct", "split", ("seed", "protocols", "data", "split"),
+                      lambda wildcards, output: os.path.dirname(output.splits)),
     log:
         f"{PATHS['logs']}/brain_ct/split.log",
-    shell:
-        "medbench split --config {params.study} --override {params.override:q} "
-        "--data {params.data} > {log} 2>&1"
 
 
 BRAIN_CT_FIGURE_PARAMS = table_params("seed", "test_sets", "data", "split", "table", "figures")
 
 
-rule brain_ct_figure_gradcam:
-    """The paper's Figure 4: Grad-CAM of the configured model's class logit, with the share of
-    CAM energy inside each hematoma (gradcam.csv)."""
-    input:
-        model=lambda wc: run_files(wc.table, "model.pt", [BRAIN_CT_FIGURES["gradcam"]["model"]]),
-        metrics=lambda wc: run_files(wc.table, "metrics.json", [BRAIN_CT_FIGURES["gradcam"]["model"]]),
-        data=BRAIN_CT_PREPARED,
-    output:
-        figure=figure_entry("{table}", "gradcam"),
-        stats=f"{PATHS['results']}/figures/{{table}}/gradcam.csv",
-    wildcard_constraints:
-        table=result_tables("brain_ct"),
-    params:
-        **BRAIN_CT_FIGURE_PARAMS,
-        caption=figure_caption("brain_ct", "gradcam"),
-    conda:
-        MEDBENCH_ENV
-    log:
-        f"{PATHS['logs']}/brain_ct/{{table}}_figure_gradcam.log",
-    shell:
-        "medbench figure gradcam --config {params.study} --override {params.override:q} "
-        "--metrics {input.metrics} --data {params.data} --protocol {params.protocol} "
-        "--out {output.figure} > {log} 2>&1"
-
-
-rule brain_ct_figure_overlays:
-    """Ground truth vs predicted hematoma masks of the segmenting models."""
+rule brain_ct_figure:
+    """Ground truth vs predicted hematoma masks of the segmenting models (`overlays`)."""
     input:
         metrics=lambda wc: run_files(wc.table, "metrics.json", BRAIN_CT_OVERLAID),
         predictions=lambda wc: run_files(wc.table, "predictions", BRAIN_CT_OVERLAID),
         data=BRAIN_CT_SLICES,
     output:
-        figure_entry("{table}", "overlays"),
+        figure=figure_entry("{table}", "{kind}"),
     wildcard_constraints:
         table=result_tables("brain_ct"),
+        kind="overlays",
     params:
         **BRAIN_CT_FIGURE_PARAMS,
-        caption=figure_caption("brain_ct", "overlays"),
+        caption=lambda wc: figure_caption("brain_ct", wc.kind),
     conda:
         MEDBENCH_ENV
     log:
-        f"{PATHS['logs']}/brain_ct/{{table}}_figure_overlays.log",
+        f"{PATHS['logs']}/brain_ct/{{table}}_figure_{{kind}}.log",
     shell:
-        "medbench figure overlays --config {params.study} --override {params.override:q} "
-        "--metrics {input.metrics} --data {params.data} --protocol {params.protocol} --out {output} > {log} 2>&1"
+        "medbench figure {wildcards.kind} --config {params.study} --override {params.override:q} "
+        "--metrics {input.metrics} --data {params.data} --protocol {params.protocol} --out {output.figure} > {log} 2>&1"
+
+
+use rule brain_ct_figure as brain_ct_figure_gradcam with:
+    """The paper's Figure 4: Grad-CAM of the configured model's class logit, with the share of
+    CAM energy inside each hematoma (gradcam.csv beside the figure)."""
+    input:
+        model=lambda wc: run_files(wc.table, "model.pt", [BRAIN_CT_FIGURES["gradcam"]["model"]]),
+        metrics=lambda wc: run_files(wc.table, "metrics.json", [BRAIN_CT_FIGURES["gradcam"]["model"]]),
+        data=BRAIN_CT_PREPARED,
+    output:
+        figure=figure_entry("{table}", "{kind}"),
+        stats=f"{PATHS['results']}/figures/{{table}}/{{kind}}.csv",
+    wildcard_constraints:
+        table=result_tables("brain_ct"),
+        kind="gradcam",

@@ -11,27 +11,22 @@ BUS_OVERLAID = figure_models("bus", BUS_FIGURES.get("overlays", {"models": []}))
 BUS_INDEX_FILES = {"busi": "", "busis": "BUSIS562.csv", "dataset_b": "DatasetB.xlsx", "hmss": "HMSS.csv"}
 BUS_RAW_FILES = [f"{BUS_RAW[k]}/{name}" if name else BUS_RAW[k] for k, name in BUS_INDEX_FILES.items() if BUS_RAW.get(k)]
 
-# the toy generator writes every dataset under one root, in the real folder names
-BUS_TOY_LAYOUT = {"busi": "Dataset_BUSI_with_GT", "busis": "BUSIS", "dataset_b": "DatasetB", "hmss": "HMSS",
-                  "hmss_masks": "HMSS/masks_private"}
-
 PREPARED["bus"] = lambda wc: [*BUS_CACHE, BUS_SPLITS]
-bus_overlaid = lambda wc: [m for m in BUS_OVERLAID if m in table_models(wc.table)]  # noqa: E731  (a table's own)
-STUDY_FIGURES["bus"] = (["overlays"] if BUS_OVERLAID else []) + (["roc_folds"] if "roc_folds" in BUS_FIGURES else [])
+
+# the models a figure draws: the table's overlaid multitask models, or all its models
+bus_figure_models = lambda wc: (  # noqa: E731
+    [m for m in BUS_OVERLAID if m in table_models(wc.table)] if wc.kind == "overlays" else table_models(wc.table)
+)
 
 
 if config["data_kind"] == "toy":
-    BUS_TOY_ROOT = os.path.commonpath([BUS_RAW[k] for k in BUS_TOY_LAYOUT if BUS_RAW.get(k)])
-    if any(os.path.normpath(BUS_RAW[k]) != os.path.join(BUS_TOY_ROOT, name) for k, name in BUS_TOY_LAYOUT.items()
-           if BUS_RAW.get(k)):
-        raise ValueError(f"config: with toy data, bus.raw must name the generator's folders {BUS_TOY_LAYOUT} "
-                         f"under one root; got {BUS_RAW}")
+    BUS_TOY_ROOT = study_toy_root("bus")
 
     # synthetic BUSI, BUSIS, Dataset B and HMSS exports in their real layouts
     TOY["bus"] = ({"root": directory(BUS_TOY_ROOT)}, lambda out: out.root)
 
 
-rule bus_ingest:
+use rule prepare_step as bus_ingest with:
     """Every image and mask of the configured datasets validated (all problems listed, nothing
     written then), BUSI masks merged, HMSS cropped, padded to square, resized; duplicates found."""
     input:
@@ -40,19 +35,13 @@ rule bus_ingest:
         BUS_CACHE,
         duplicates=f"{BUS_DATA}/duplicates.csv",
     params:
-        study=config["bus"]["study_config"],
-        override=resolved("bus", "data", "raw"),
-        data=lambda wildcards, output: os.path.dirname(output.duplicates),
-    conda:
-        MEDBENCH_ENV
+        **step_params("bus", "prepare ingest", ("data", "raw"),
+                      lambda wildcards, output: os.path.dirname(output.duplicates)),
     log:
         f"{PATHS['logs']}/bus/ingest.log",
-    shell:
-        "medbench prepare ingest --config {params.study} --override {params.override:q} "
-        "--data {params.data} > {log} 2>&1"
 
 
-rule bus_split:
+use rule prepare_step as bus_split with:
     """5-fold cross-validation by case (duplicates kept together), stratified by label; the
     leakage report must be all zeros."""
     input:
@@ -61,57 +50,30 @@ rule bus_split:
         splits=BUS_SPLITS,
         leakage=f"{BUS_DATA}/leakage.csv",
     params:
-        study=config["bus"]["study_config"],
-        override=resolved("bus", "seed", "split"),
-        data=lambda wildcards, output: os.path.dirname(output.splits),
-    conda:
-        MEDBENCH_ENV
+        **step_params("bus", "split", ("seed", "split"), lambda wildcards, output: os.path.dirname(output.splits)),
     log:
         f"{PATHS['logs']}/bus/split.log",
-    shell:
-        "medbench split --config {params.study} --override {params.override:q} --data {params.data} > {log} 2>&1"
 
 
-BUS_FIGURE_PARAMS = table_params("seed", "test_sets", "data", "tables", "figures")
-
-
-rule bus_figure_overlays:
-    """Ground truth vs each multitask model's predicted tumour mask on the same test images."""
+rule bus_figure:
+    """bus's figures: ground truth vs each multitask model's predicted tumour mask on the same
+    test images (`overlays`); ROC curves per cross-validation fold of every classifier (`roc_folds`)."""
     input:
-        metrics=lambda wc: run_files(wc.table, "metrics.json", bus_overlaid(wc)),
-        predictions=lambda wc: run_files(wc.table, "predictions", bus_overlaid(wc)),
-        data=BUS_CACHE,
+        metrics=lambda wc: run_files(wc.table, "metrics.json", bus_figure_models(wc)),
+        predictions=lambda wc: run_files(wc.table, "predictions", bus_figure_models(wc)),
+        data=lambda wc: BUS_CACHE if wc.kind == "overlays" else [],
     output:
-        figure_entry("{table}", "overlays"),
+        figure_entry("{table}", "{kind}"),
     wildcard_constraints:
         table=result_tables("bus"),
+        kind="overlays|roc_folds",
     params:
-        **BUS_FIGURE_PARAMS,
-        caption=figure_caption("bus", "overlays"),
+        **table_params("seed", "test_sets", "data", "tables", "figures"),
+        caption=lambda wc: figure_caption("bus", wc.kind),
     conda:
         MEDBENCH_ENV
     log:
-        f"{PATHS['logs']}/bus/{{table}}_figure_overlays.log",
+        f"{PATHS['logs']}/bus/{{table}}_figure_{{kind}}.log",
     shell:
-        "medbench figure overlays --config {params.study} --override {params.override:q} "
-        "--metrics {input.metrics} --data {params.data} --out {output} > {log} 2>&1"
-
-
-rule bus_figure_roc_folds:
-    """ROC curves per cross-validation fold of every classifier."""
-    input:
-        unpack(report_inputs),
-    output:
-        figure_entry("{table}", "roc_folds"),
-    wildcard_constraints:
-        table=result_tables("bus"),
-    params:
-        **BUS_FIGURE_PARAMS,
-        caption=figure_caption("bus", "roc_folds"),
-    conda:
-        MEDBENCH_ENV
-    log:
-        f"{PATHS['logs']}/bus/{{table}}_figure_roc_folds.log",
-    shell:
-        "medbench figure roc_folds --config {params.study} --override {params.override:q} "
+        "medbench figure {wildcards.kind} --config {params.study} --override {params.override:q} "
         "--metrics {input.metrics} --data {params.data} --out {output} > {log} 2>&1"

@@ -6,9 +6,6 @@ HUBMAP_RAW = config["hubmap"]["raw"]
 HUBMAP_TRAIN_CSVS = {source: f"{HUBMAP_RAW[f'{source}_export']}/train.csv" for source in ("training", "evaluation")}
 HUBMAP_SPLITS = f"{HUBMAP_DATA}/splits.csv"
 HUBMAP_STAIN_TARGET = f"{HUBMAP_DATA}/stain_target.npz"
-HUBMAP_FIGURES = STUDY["hubmap"].get("figures", {})
-# data figures always; masks when configured
-STUDY_FIGURES["hubmap"] = [name for name in ("organs", "stain", "masks") if name in HUBMAP_FIGURES]
 
 
 # the splits and every preprocessed image of the split table (known once its checkpoint ran)
@@ -23,12 +20,7 @@ wildcard_constraints:
 
 
 if config["data_kind"] == "toy":
-    # the generator writes <root>/hpa and <root>/hubmap: the configured exports must be those
-    HUBMAP_TOY_ROOT = os.path.dirname(os.path.normpath(HUBMAP_RAW["training_export"]))
-    if [os.path.normpath(HUBMAP_RAW[f"{s}_export"]) for s in ("training", "evaluation")] != [
-        os.path.join(HUBMAP_TOY_ROOT, name) for name in ("hpa", "hubmap")
-    ]:
-        raise ValueError(f"config: with toy data, hubmap exports must be <dir>/hpa and <dir>/hubmap; got {HUBMAP_RAW}")
+    study_toy_root("hubmap")  # the generator writes both exports under one root
 
     # synthetic HPA (training) and HuBMAP (evaluation) exports in Kaggle's format
     TOY["hubmap"] = (HUBMAP_TRAIN_CSVS, lambda out: os.path.dirname(os.path.dirname(out.training)))
@@ -54,26 +46,20 @@ checkpoint hubmap_split:
         "medbench split --config {params.study} --override {params.override:q} --data {params.data} > {log} 2>&1"
 
 
-rule hubmap_stain_target:
+use rule prepare_step as hubmap_stain_target with:
     """Fit Vahadane once on the configured target image; every image's job reuses it."""
     input:
         splits=HUBMAP_SPLITS,
     output:
         HUBMAP_STAIN_TARGET,
     params:
-        study=config["hubmap"]["study_config"],
-        override=resolved("hubmap", "data", "stain", "raw"),
-        data=lambda wildcards, output: os.path.dirname(output[0]),
-    conda:
-        MEDBENCH_ENV
+        **step_params("hubmap", "prepare stain-target", ("data", "stain", "raw"),
+                      lambda wildcards, output: os.path.dirname(output[0])),
     log:
         f"{PATHS['logs']}/hubmap/stain_target.log",
-    shell:
-        "medbench prepare stain-target --config {params.study} --override {params.override:q} "
-        "--data {params.data} > {log} 2>&1"
 
 
-rule hubmap_preprocess:
+use rule prepare_step as hubmap_preprocess with:
     """One image: resize, Vahadane-normalise (cached: runs once per image, not per model)."""
     input:
         splits=HUBMAP_SPLITS,
@@ -81,79 +67,38 @@ rule hubmap_preprocess:
     output:
         f"{HUBMAP_DATA}/images/{{hubmap_source}}/{{image_id}}.npz",
     params:
-        study=config["hubmap"]["study_config"],
-        override=resolved("hubmap", "data", "stain", "raw"),
-        # <data>/images/<source>/<id>.npz
-        data=lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output[0]))),
+        # <data>/images/<source>/<id>.npz; one thread: many of these jobs run side by side
+        **step_params("hubmap", "prepare preprocess", ("data", "stain", "raw"),
+                      lambda wildcards, output: os.path.dirname(os.path.dirname(os.path.dirname(output[0]))),
+                      env="OMP_NUM_THREADS=1 ", item=lambda wc: f" --item {wc.hubmap_source}/{wc.image_id}"),
     threads: 1
-    conda:
-        MEDBENCH_ENV
     log:
         f"{PATHS['logs']}/hubmap/preprocess/{{hubmap_source}}_{{image_id}}.log",
-    shell:
-        "OMP_NUM_THREADS=1 medbench prepare preprocess --config {params.study} --override {params.override:q} "
-        "--data {params.data} --item {wildcards.hubmap_source}/{wildcards.image_id} > {log} 2>&1"
 
 
-HUBMAP_FIGURE_PARAMS = table_params("seed", "test_sets", "data", "split", "stain", "table", "figures", "raw")
-
-
-rule hubmap_figure_organs:
-    """The paper's Fig. 2 (organs of the training export) and Fig. 1 (an overlay per organ)."""
+rule hubmap_figure:
+    """hubmap's figures: the paper's Fig. 2 and Fig. 1 (`organs`: organs of the training export, an
+    overlay per organ), Fig. 5 (`stain`: an evaluation image before and after stain
+    normalisation), Fig. 6 and 8 (`masks`: every model's and loss's predicted mask on one image)."""
     input:
-        HUBMAP_SPLITS,
+        splits=HUBMAP_SPLITS,
+        data=lambda wc: PREPARED["hubmap"](wc) if wc.kind != "organs" else [],
+        metrics=lambda wc: run_files(wc.table, "metrics.json") if wc.kind == "masks" else [],
+        predictions=lambda wc: run_files(wc.table, "predictions") if wc.kind == "masks" else [],
     output:
-        figure_entry("{table}", "organs"),
+        figure_entry("{table}", "{kind}"),
     wildcard_constraints:
         table=result_tables("hubmap"),
+        kind="organs|stain|masks",
     params:
-        **HUBMAP_FIGURE_PARAMS,
-        caption=figure_caption("hubmap", "organs"),
+        **table_params("seed", "test_sets", "data", "split", "stain", "table", "figures", "raw"),
+        caption=lambda wc: figure_caption("hubmap", wc.kind),
+        # the runs whose predictions a figure draws (masks), none for the data figures
+        metrics=lambda wildcards, input: f"--metrics {' '.join(input.metrics)} " if input.metrics else "",
     conda:
         MEDBENCH_ENV
     log:
-        f"{PATHS['logs']}/hubmap/{{table}}_figure_organs.log",
+        f"{PATHS['logs']}/hubmap/{{table}}_figure_{{kind}}.log",
     shell:
-        "medbench figure organs --config {params.study} --override {params.override:q} "
-        "--data {params.data} --out {output} > {log} 2>&1"
-
-
-rule hubmap_figure_stain:
-    """The paper's Fig. 5: an evaluation image before and after stain normalisation."""
-    input:
-        PREPARED["hubmap"],
-    output:
-        figure_entry("{table}", "stain"),
-    wildcard_constraints:
-        table=result_tables("hubmap"),
-    params:
-        **HUBMAP_FIGURE_PARAMS,
-        caption=figure_caption("hubmap", "stain"),
-    conda:
-        MEDBENCH_ENV
-    log:
-        f"{PATHS['logs']}/hubmap/{{table}}_figure_stain.log",
-    shell:
-        "medbench figure stain --config {params.study} --override {params.override:q} "
-        "--data {params.data} --out {output} > {log} 2>&1"
-
-
-rule hubmap_figure_masks:
-    """The paper's Fig. 6 and 8: every model's and loss's predicted mask on one image."""
-    input:
-        unpack(report_inputs),
-        data=PREPARED["hubmap"],
-    output:
-        figure_entry("{table}", "masks"),
-    wildcard_constraints:
-        table=result_tables("hubmap"),
-    params:
-        **HUBMAP_FIGURE_PARAMS,
-        caption=figure_caption("hubmap", "masks"),
-    conda:
-        MEDBENCH_ENV
-    log:
-        f"{PATHS['logs']}/hubmap/{{table}}_figure_masks.log",
-    shell:
-        "medbench figure masks --config {params.study} --override {params.override:q} "
-        "--metrics {input.metrics} --data {params.data} --out {output} > {log} 2>&1"
+        "medbench figure {wildcards.kind} --config {params.study} --override {params.override:q} "
+        "{params.metrics}--data {params.data} --out {output} > {log} 2>&1"

@@ -2,62 +2,45 @@
 # the NIfTI files), the pre-training and downstream splits (prepared data in <interim>/swinfuse),
 # and its own figures. Pre-training and fine-tuning runs are models of the generic train rule:
 # a row's `requires` names its pre-training run, whose model.pt its training takes.
-from medbench.studies.swinfuse.report import pretraining_models
 
 SWINFUSE_DATA = data_dir("swinfuse")
 SWINFUSE_RAW = config["swinfuse"]["raw"]
 SWINFUSE_INDEX = f"{SWINFUSE_DATA}/volumes.csv"
 SWINFUSE_SPLITS = f"{SWINFUSE_DATA}/splits.csv"
 SWINFUSE_FIGURES = STUDY["swinfuse"].get("figures", {})
-# the toy generator writes every dataset under one root, in the real folder names
-SWINFUSE_TOY_LAYOUT = {"synthrad": "synthrad2023/Task1/brain", "brats21": "brats2021",
-                       "brats21_folds": "brats2021/brats21_folds.json", "msd01": "msd/Task01_BrainTumour",
-                       "msd10": "msd/Task10_Colon"}
-
 PREPARED["swinfuse"] = lambda wc: [SWINFUSE_INDEX, SWINFUSE_SPLITS]
 # the table's notes: the cohorts' overlap, the pre-training split's leakage, and every pre-training
 # run's collapse monitor (metrics.csv of the runs the table's rows start from)
 TABLE_DATA["swinfuse"] = lambda wc: [
     f"{SWINFUSE_DATA}/overlap.csv",
     f"{SWINFUSE_DATA}/pretrain_leakage.csv",
-    *run_files(wc.table, "metrics.csv", pretraining_models(STUDY["swinfuse"], table_models(wc.table))),
+    *run_files(wc.table, "metrics.csv", required_models(STUDY["swinfuse"], table_models(wc.table))),
 ]
-STUDY_FIGURES["swinfuse"] = [kind for kind in ("pretrain_curves", "overlays", "id_ood") if kind in SWINFUSE_FIGURES]
 
 
 if config["data_kind"] == "toy":
-    SWINFUSE_TOY_ROOT = os.path.commonpath([SWINFUSE_RAW[k] for k in SWINFUSE_TOY_LAYOUT if SWINFUSE_RAW.get(k)])
-    if any(os.path.normpath(SWINFUSE_RAW[k]) != os.path.join(SWINFUSE_TOY_ROOT, name)
-           for k, name in SWINFUSE_TOY_LAYOUT.items() if SWINFUSE_RAW.get(k)):
-        raise ValueError(f"config: with toy data, swinfuse.raw must name the generator's paths "
-                         f"{SWINFUSE_TOY_LAYOUT} under one root; got {SWINFUSE_RAW}")
+    SWINFUSE_TOY_ROOT = study_toy_root("swinfuse")
 
     # synthetic SynthRAD2023, BraTS 2021 and MSD Task01 / Task10 volumes in their layouts
     TOY["swinfuse"] = ({"root": directory(SWINFUSE_TOY_ROOT)}, lambda out: out.root)
 
 
-rule swinfuse_ingest:
+use rule prepare_step as swinfuse_ingest with:
     """Every volume read and checked (shape, grid, label codes; all problems listed, nothing
-    written then); the index the splits and datasets read, and the BraTS / MSD overlap."""
+    written then), the index the splits and datasets read, and the BraTS / MSD overlap."""
     input:
         SWINFUSE_TOY_ROOT if config["data_kind"] == "toy" else [path for path in SWINFUSE_RAW.values() if path],
     output:
         index=SWINFUSE_INDEX,
         overlap=f"{SWINFUSE_DATA}/overlap.csv",
     params:
-        study=config["swinfuse"]["study_config"],
-        override=resolved("swinfuse", "data", "raw", "tasks"),
-        data=lambda wildcards, output: os.path.dirname(output.index),
-    conda:
-        MEDBENCH_ENV
+        **step_params("swinfuse", "prepare ingest", ("data", "raw", "tasks"),
+                      lambda wildcards, output: os.path.dirname(output.index)),
     log:
         f"{PATHS['logs']}/swinfuse/ingest.log",
-    shell:
-        "medbench prepare ingest --config {params.study} --override {params.override:q} "
-        "--data {params.data} > {log} 2>&1"
 
 
-rule swinfuse_split:
+use rule prepare_step as swinfuse_split with:
     """Pre-training patients (CT and MR together) and each task's train / val / test cases."""
     input:
         SWINFUSE_INDEX,
@@ -65,15 +48,10 @@ rule swinfuse_split:
         splits=SWINFUSE_SPLITS,
         leakage=f"{SWINFUSE_DATA}/pretrain_leakage.csv",
     params:
-        study=config["swinfuse"]["study_config"],
-        override=resolved("swinfuse", "seed", "split", "tasks"),
-        data=lambda wildcards, output: os.path.dirname(output.splits),
-    conda:
-        MEDBENCH_ENV
+        **step_params("swinfuse", "split", ("seed", "split", "tasks"),
+                      lambda wildcards, output: os.path.dirname(output.splits)),
     log:
         f"{PATHS['logs']}/swinfuse/split.log",
-    shell:
-        "medbench split --config {params.study} --override {params.override:q} --data {params.data} > {log} 2>&1"
 
 
 rule swinfuse_figure:

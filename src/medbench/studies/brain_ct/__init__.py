@@ -36,6 +36,7 @@ def _ingest(cfg: dict, data_dir: Path, item: str | None) -> None:
 class BrainCT(Study):
     name = "brain_ct"
     test_sets = TEST_SETS
+    figure_kinds = ("gradcam", "overlays")
     schema = Path(__file__).with_name("schema.yaml")
 
     def generate_toy(self, out_dir, params):

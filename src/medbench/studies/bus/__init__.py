@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 from medbench.studies import Study, register_study
-from medbench.studies.bus.layout import TEST_SETS, cache_dir, leakage_file, splits_file
+from medbench.studies.bus.layout import TEST_SETS, TOY_LAYOUT, cache_dir, leakage_file, splits_file
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ def _ingest(cfg: dict, data_dir: Path, item: str | None) -> None:
 class Bus(Study):
     name = "bus"
     test_sets = TEST_SETS
+    figure_kinds = ("overlays", "roc_folds")
+    toy_layout = TOY_LAYOUT
     schema = Path(__file__).with_name("schema.yaml")
 
     def generate_toy(self, out_dir, params):
@@ -79,7 +81,7 @@ class Bus(Study):
         return out
 
     def predict(self, cfg, model, data_dir, protocol, out_dir, device, fold=None):
-        from medbench.studies.bus.evaluation import predict_fold
+        from medbench.studies.bus.predict import predict_fold
 
         for test_set, dataset in self.datasets(
             cfg, data_dir, protocol, self.test_sets, cfg["seed"], fold=fold

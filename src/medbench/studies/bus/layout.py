@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# where the toy generator writes each dataset (a `raw` key) under its root: the real folder names
+TOY_LAYOUT = {"busi": "Dataset_BUSI_with_GT", "busis": "BUSIS", "dataset_b": "DatasetB", "hmss": "HMSS",
+              "hmss_masks": "HMSS/masks_private"}
 TEST_SETS = ("test",)  # each fold's test images; every image is tested once over the folds
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 from medbench.data.toy import checked_params
 from medbench.errors import ConfigError
 from medbench.fileio import atomic_dir
+from medbench.studies.bus.layout import TOY_LAYOUT
 
 log = logging.getLogger(__name__)
 # each dataset's gain and gamma: a scanner / export domain shift
@@ -126,7 +127,7 @@ def _write(path: Path, array: np.ndarray) -> None:
 
 
 def _busi(root: Path, cfg: ToyBusConfig, rng) -> None:
-    folder = root / "Dataset_BUSI_with_GT"
+    folder = root / TOY_LAYOUT["busi"]
     extra = {("benign", 2): 1, ("benign", 5): 2, ("malignant", 3): 1}  # _mask_1 (and _mask_2)
     for label, count in zip(("benign", "malignant", "normal"), cfg.busi, strict=True):
         for n in range(1, count + 1):
@@ -156,10 +157,10 @@ def _busis(root: Path, cfg: ToyBusConfig, rng) -> None:
     rows = []
     for k, label in enumerate(["B"] * cfg.busis[0] + ["M"] * cfg.busis[1], 1):
         image, (mask,) = _scan(_shape(rng, cfg), rng, label == "M", cfg)
-        _write(root / "BUSIS" / "imgs" / f"case{k:04d}.bmp", _styled(image, "busis"))
-        _write(root / "BUSIS" / "GT" / f"case{k:04d}_GT.bmp", mask.astype(np.uint8) * 255)
+        _write(root / TOY_LAYOUT["busis"] / "imgs" / f"case{k:04d}.bmp", _styled(image, "busis"))
+        _write(root / TOY_LAYOUT["busis"] / "GT" / f"case{k:04d}_GT.bmp", mask.astype(np.uint8) * 255)
         rows.append({"img name": f"case{k:04d}", "Ground Truth Name": f"case{k:04d}_GT", "tumor type": label})
-    pd.DataFrame(rows).to_csv(root / "BUSIS" / "BUSIS562.csv", index=False)
+    pd.DataFrame(rows).to_csv(root / TOY_LAYOUT["busis"] / "BUSIS562.csv", index=False)
 
 
 def _dataset_b(root: Path, cfg: ToyBusConfig, rng) -> None:
@@ -170,13 +171,13 @@ def _dataset_b(root: Path, cfg: ToyBusConfig, rng) -> None:
     rows = []
     for image_id, label in zip(ids, [labels[i] for i in order], strict=True):
         image, (mask,) = _scan(_shape(rng, cfg), rng, label == "Malignant", cfg)
-        _write(root / "DatasetB" / "imgs" / f"{image_id}.png", _styled(image, "dataset_b"))
-        _write(root / "DatasetB" / "GT" / f"{image_id}.png", mask.astype(np.uint8) * 255)
+        _write(root / TOY_LAYOUT["dataset_b"] / "imgs" / f"{image_id}.png", _styled(image, "dataset_b"))
+        _write(root / TOY_LAYOUT["dataset_b"] / "GT" / f"{image_id}.png", mask.astype(np.uint8) * 255)
         rows.append({"Image": image_id, "Type": label, "Diagnosis": "FA" if label == "Benign" else "IDC"})
     sheet = pd.DataFrame(rows)
     sheet[""] = ""  # the real sheet keeps a legend beside the table (columns F:G)
     sheet["Legend"] = ["FA: fibroadenoma", "IDC: invasive ductal carcinoma"] + [""] * (n - 2)
-    write_xlsx(sheet, root / "DatasetB" / "DatasetB.xlsx")
+    write_xlsx(sheet, root / TOY_LAYOUT["dataset_b"] / "DatasetB.xlsx")
 
 
 XLSX_TIME = "2018-01-01T00:00:00Z"  # any fixed instant: the sheet's own dates
@@ -210,8 +211,8 @@ def _hmss(root: Path, cfg: ToyBusConfig, rng) -> None:
             frame = np.zeros((height + top + 6, width + left + 6), np.uint8)
             frame[: top - 4, 2:40] = 200  # the scanner's text band, cropped away
             frame[top : top + height, left : left + width] = _styled(image, "hmss")
-            _write(root / "HMSS" / "imgs" / f"{name}.jpg", frame)
-            _write(root / "HMSS" / "masks_private" / f"{name}.png", mask.astype(np.uint8) * 255)
+            _write(root / TOY_LAYOUT["hmss"] / "imgs" / f"{name}.jpg", frame)
+            _write(root / TOY_LAYOUT["hmss_masks"] / f"{name}.png", mask.astype(np.uint8) * 255)
             rows.append(
                 {
                     "group": "breast",
@@ -229,7 +230,7 @@ def _hmss(root: Path, cfg: ToyBusConfig, rng) -> None:
                     "Notes": "",
                 }
             )
-    pd.DataFrame(rows).to_csv(root / "HMSS" / "HMSS.csv", index=False)
+    pd.DataFrame(rows).to_csv(root / TOY_LAYOUT["hmss"] / "HMSS.csv", index=False)
 
 
 def generate(out_dir: str | Path, cfg: ToyBusConfig) -> None:

@@ -20,6 +20,7 @@ from medbench.studies import Study, register_study
 from medbench.studies.hubmap.layout import (
     EVALUATION_SETS,
     SOURCES,
+    TOY_LAYOUT,
     cache_dir,
     exports,
     splits_file,
@@ -57,6 +58,8 @@ def _preprocess(cfg: dict, data_dir: Path, item: str | None) -> None:
 class Hubmap(Study):
     name = "hubmap"
     test_sets = EVALUATION_SETS
+    figure_kinds = ("organs", "stain", "masks")
+    toy_layout = TOY_LAYOUT
     schema = Path(__file__).with_name("schema.yaml")
 
     def generate_toy(self, out_dir, params):

@@ -11,6 +11,8 @@ from medbench.errors import ConfigError
 EVALUATION_SETS = ("test_pub", "test_priv")
 # the split table's `source` of each export
 SOURCES = ("training", "evaluation")
+# where the toy generator writes each export (a `raw` key) under its root: HPA trains, HuBMAP evaluates
+TOY_LAYOUT = {"training_export": "hpa", "evaluation_export": "hubmap"}
 
 
 def splits_file(data_dir) -> Path:

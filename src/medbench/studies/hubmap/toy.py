@@ -34,9 +34,12 @@ from medbench.errors import ConfigError
 from medbench.fileio import atomic_dir
 from medbench.progress import progress
 from medbench.studies.hubmap.kaggle import COLUMNS, ORGANS
+from medbench.studies.hubmap.layout import TOY_LAYOUT
 
 log = logging.getLogger(__name__)
 
+# the folder of each data source's export
+FOLDER = {"hpa": TOY_LAYOUT["training_export"], "hubmap": TOY_LAYOUT["evaluation_export"]}
 REAL_COUNTS = {"kidney": 99, "prostate": 93, "largeintestine": 58, "spleen": 53, "lung": 48}
 HPA_PIXEL_SIZE, HPA_THICKNESS, REAL_SIDE = 0.4, 4, 3000
 # HuBMAP pixel size (µm, paper Table 1) and section thickness (µm; the paper gives the range
@@ -133,12 +136,12 @@ def generate(out_dir: str | Path, cfg: ToyHubmapConfig) -> dict[str, pd.DataFram
         for (organ, source, i), image_id in progress(list(zip(jobs, ids, strict=True)),
                                                      desc="toy hubmap", unit="image"):
             row, image = _image(cfg, organ, source, i, int(image_id))
-            (tmp / source / "train_images").mkdir(parents=True, exist_ok=True)
-            tifffile.imwrite(tmp / source / "train_images" / f"{image_id}.tiff", image,
+            (tmp / FOLDER[source] / "train_images").mkdir(parents=True, exist_ok=True)
+            tifffile.imwrite(tmp / FOLDER[source] / "train_images" / f"{image_id}.tiff", image,
                              photometric="rgb")
             tables[source].append(row)
         frames = {s: pd.DataFrame(rows, columns=list(COLUMNS)) for s, rows in tables.items()}
         for source, frame in frames.items():
-            frame.to_csv(tmp / source / "train.csv", index=False)
+            frame.to_csv(tmp / FOLDER[source] / "train.csv", index=False)
     log.info("wrote %d HPA and %d HuBMAP images to %s", len(frames["hpa"]), len(frames["hubmap"]), out_dir)
     return frames

@@ -17,7 +17,14 @@ import logging
 from pathlib import Path
 
 from medbench.studies import Study, register_study
-from medbench.studies.swinfuse.layout import TEST_SETS, leakage_file, overlap_file, splits_file, volumes_file
+from medbench.studies.swinfuse.layout import (
+    TEST_SETS,
+    TOY_LAYOUT,
+    leakage_file,
+    overlap_file,
+    splits_file,
+    volumes_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,8 @@ def _is_pretraining(cfg: dict, model: str) -> bool:
 class Swinfuse(Study):
     name = "swinfuse"
     test_sets = TEST_SETS
+    figure_kinds = ("pretrain_curves", "overlays", "id_ood")
+    toy_layout = TOY_LAYOUT
     schema = Path(__file__).with_name("schema.yaml")
 
     def generate_toy(self, out_dir, params):

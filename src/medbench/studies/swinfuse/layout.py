@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# where the toy generator writes each dataset (a `raw` key) under its root: the real folder names
+TOY_LAYOUT = {"synthrad": "synthrad2023/Task1/brain", "brats21": "brats2021",
+              "brats21_folds": "brats2021/brats21_folds.json", "msd01": "msd/Task01_BrainTumour",
+              "msd10": "msd/Task10_Colon"}
 # the downstream tasks: each fine-tuned network is tested on its task's test cases
 TEST_SETS = ("brats21", "msd01", "msd10")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from medbench.config import model_config, row_models
+from medbench.config import model_config, required_models, row_models
 
 
 def pretraining_modalities(cfg: dict, model: str) -> list[str]:
@@ -21,17 +21,6 @@ def pretraining_modalities(cfg: dict, model: str) -> list[str]:
     return seen
 
 
-def pretraining_models(cfg: dict, models) -> list[str]:
-    """The pre-training runs behind `models` (their `requires` chains), in the order met."""
-    found: list[str] = []
-    for model in models:
-        required = model_config(cfg, model).get("requires")
-        while required and required not in found:
-            found.append(required)
-            required = model_config(cfg, required).get("requires")
-    return found
-
-
 def pretraining_lines(cfg: dict, runs: dict) -> list[str]:
     """A line per pre-training run behind the table's rows: its final validation losses and
     the collapse monitor (mean pairwise cosine of the contrastive embeddings, and of the two
@@ -41,7 +30,7 @@ def pretraining_lines(cfg: dict, runs: dict) -> list[str]:
     seed_dirs = sorted({run.directory.parent for found in runs.values() for run in found})
     rows = []
     for seed_dir in seed_dirs:
-        for model in pretraining_models(cfg, runs):
+        for model in required_models(cfg, runs):
             path = seed_dir / model / "metrics.csv"
             if not path.is_file():
                 continue

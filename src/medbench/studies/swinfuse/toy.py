@@ -33,6 +33,7 @@ from scipy.ndimage import gaussian_filter
 
 from medbench.data.toy import checked_params
 from medbench.fileio import atomic_dir
+from medbench.studies.swinfuse.layout import TOY_LAYOUT
 
 log = logging.getLogger(__name__)
 CENTRES = {"A": (1.0, 0.0), "B": (1.6, 0.25), "C": (0.7, -0.2)}  # MR gain, bias-field slope
@@ -90,7 +91,7 @@ def _grey_white(shape, rng) -> np.ndarray:
 
 
 def _synthrad(root: Path, cfg: ToySwinfuseConfig, rng) -> None:
-    brain_dir, rows = root / "synthrad2023" / "Task1" / "brain", []
+    brain_dir, rows = root / TOY_LAYOUT["synthrad"], []
     for centre, (gain, slope) in CENTRES.items():
         for i in range(1, cfg.synthrad_per_centre + 1):
             pid, tissue = f"1B{centre}{i:03d}", _head(cfg.shape, rng)
@@ -144,7 +145,7 @@ def _mr_contrasts(tissue, label, rng, gain: float) -> dict[str, np.ndarray]:
 
 
 def _brats(root: Path, cfg: ToySwinfuseConfig, rng) -> dict[str, np.ndarray]:
-    base, folds = root / "brats2021", []
+    base, folds = root / TOY_LAYOUT["brats21"], []
     first = None
     for i in range(cfg.brats_cases):
         case = f"BraTS2021_{i:05d}"
@@ -161,7 +162,7 @@ def _brats(root: Path, cfg: ToySwinfuseConfig, rng) -> dict[str, np.ndarray]:
             }
         )
         first = first or (volumes, label)
-    (base / "brats21_folds.json").write_text(json.dumps({"training": folds}, indent=1))
+    (root / TOY_LAYOUT["brats21_folds"]).write_text(json.dumps({"training": folds}, indent=1))
     return first
 
 
@@ -169,7 +170,7 @@ MSD01_LABELS = {2: 1, 1: 2, 4: 3}  # BraTS code -> MSD code: edema 1, non-enhanc
 
 
 def _msd01(root: Path, cfg: ToySwinfuseConfig, rng, brats_case) -> None:
-    task = root / "msd" / "Task01_BrainTumour"
+    task = root / TOY_LAYOUT["msd01"]
     training, test = [], []
     for i in range(1, cfg.msd01_cases + cfg.msd01_test_cases + 1):
         name = f"BRATS_{i:03d}.nii.gz"
@@ -202,7 +203,7 @@ def _msd01(root: Path, cfg: ToySwinfuseConfig, rng, brats_case) -> None:
 
 
 def _msd10(root: Path, cfg: ToySwinfuseConfig, rng) -> None:
-    task, training = root / "msd" / "Task10_Colon", []
+    task, training = root / TOY_LAYOUT["msd10"], []
     x, y, z = cfg.shape
     for i in range(1, cfg.msd10_cases + 1):
         body = _ellipsoid(cfg.shape, (x / 2, y / 2, z / 2), (x * 0.48, y * 0.42, z * 0.45))

@@ -117,6 +117,7 @@ def test_report_command_builds_the_report(workdir):
     assert (workdir / shlex.split(report)[-1]).stat().st_size > 100_000
 
 
+@pytest.mark.slow  # a CLI process each, importing torch and the study: 5-7 s apiece
 @pytest.mark.parametrize("command", by_program("medbench"))
 def test_medbench_commands_run(command):
     words = shlex.split(command)[1:]

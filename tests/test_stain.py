@@ -160,6 +160,7 @@ def toy_images(tmp_path_factory):
     return images
 
 
+@pytest.mark.slow  # staintools spends its one-second dictionary budget on every image
 def test_close_to_staintools_on_every_toy_stain_and_organ(toy_images):
     """The issue's bound: mean |dOD| <= 0.02 against staintools on every image."""
     target = toy_images["hpa kidney"]

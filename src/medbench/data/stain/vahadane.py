@@ -189,11 +189,10 @@ def percentile_of_nonnegative(values: np.ndarray, q: float) -> float:
     zeros = values.size - positive.size
     position = q / 100 * (values.size - 1)
     below = int(np.floor(position))
-
-    def order_statistic(rank: int) -> float:  # the rank-th smallest value (from 0)
-        return 0.0 if rank < zeros else float(np.partition(positive, rank - zeros)[rank - zeros])
-
-    low, high = order_statistic(below), order_statistic(min(below + 1, values.size - 1))
+    ranks = [below, min(below + 1, values.size - 1)]  # the two order statistics around q
+    among_positive = sorted({rank - zeros for rank in ranks if rank >= zeros})
+    ordered = np.partition(positive, among_positive) if among_positive else positive  # one pass for both
+    low, high = (0.0 if rank < zeros else float(ordered[rank - zeros]) for rank in ranks)
     return low + (position - below) * (high - low)
 
 

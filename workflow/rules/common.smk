@@ -266,4 +266,3 @@ def checkpoint_files(checkpoint, pattern, columns):
 
     table = pd.read_csv(checkpoint.get().output[0], dtype=str, usecols=list(columns), keep_default_na=False)
     return [pattern.format(**row) for row in table.to_dict("records")]
-

@@ -5,9 +5,8 @@ BRAIN_CT_SLICES = multiext(f"{BRAIN_CT_DATA}/slices/", "images.npy", "masks.npy"
 BRAIN_CT_SPLITS = f"{BRAIN_CT_DATA}/splits.csv"
 BRAIN_CT_LEAKAGE = f"{BRAIN_CT_DATA}/leakage.csv"
 BRAIN_CT_FIGURES = STUDY["brain_ct"].get("figures", {})
-BRAIN_CT_MODELS = config["brain_ct"]["models"]
 # the overlay figure's models that this run trains
-BRAIN_CT_OVERLAID = [m for m in BRAIN_CT_FIGURES.get("overlays", {}).get("models", []) if m in BRAIN_CT_MODELS]
+BRAIN_CT_OVERLAID = figure_models("brain_ct", BRAIN_CT_FIGURES.get("overlays", {"models": []}))
 
 BRAIN_CT_PREPARED = [*BRAIN_CT_SLICES, BRAIN_CT_SPLITS]  # what training and prediction read
 PREPARED["brain_ct"] = lambda wc: BRAIN_CT_PREPARED
@@ -47,9 +46,6 @@ use rule prepare_step as brain_ct_split with:
         f"{PATHS['logs']}/brain_ct/split.log",
 
 
-BRAIN_CT_FIGURE_PARAMS = table_params("seed", "test_sets", "data", "split", "table", "figures")
-
-
 rule brain_ct_figure:
     """Ground truth vs predicted hematoma masks of the segmenting models (`overlays`)."""
     input:
@@ -62,7 +58,7 @@ rule brain_ct_figure:
         table=result_tables("brain_ct"),
         kind="overlays",
     params:
-        **BRAIN_CT_FIGURE_PARAMS,
+        **table_params("seed", "test_sets", "data", "split", "table", "figures"),
         caption=lambda wc: figure_caption("brain_ct", wc.kind),
     conda:
         MEDBENCH_ENV

@@ -7,7 +7,19 @@ import pytest
 
 from medbench.errors import ConfigError
 from medbench.studies.hubmap.kaggle import load_image, load_mask, read_train_table
-from medbench.studies.hubmap.toy import ToyHubmapConfig, generate
+from medbench.studies.hubmap.toy import (
+    DAB,
+    EOSIN,
+    HEMATOXYLIN,
+    HPA_PIXEL_SIZE,
+    HPA_THICKNESS,
+    HUBMAP,
+    REAL_SIDE,
+    ToyHubmapConfig,
+    ftu_mask,
+    generate,
+    render,
+)
 
 SMALL = {"size": 96, "images_scale": 0.05, "hubmap_per_organ": 2}
 
@@ -47,6 +59,26 @@ def test_every_image_has_ftus_and_the_stains_differ(export):
     assert hpa[2] < hpa[0]          # DAB: brown, less blue than red
     assert hubmap[2] > hubmap[1]    # eosin / PAS: pink-magenta, more blue than green
     assert np.linalg.norm(hpa - hubmap) > 20
+
+
+def distinct_colours(image: np.ndarray) -> int:
+    rgb = image.reshape(-1, 3).astype(np.int64)
+    return np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).size
+
+
+@pytest.mark.parametrize(("stains", "pixel_size", "thickness"), [
+    ((HEMATOXYLIN, DAB), HPA_PIXEL_SIZE, HPA_THICKNESS),      # HPA kidney
+    ((HEMATOXYLIN, EOSIN), *HUBMAP["prostate"]),              # the palest and coarsest HuBMAP
+])
+def test_images_have_a_real_scans_colour_diversity(stains, pixel_size, thickness):
+    """A real 768 px scan has 100k+ distinct colours (a real IHC photograph: 142k): the
+    Vahadane benchmark and the toy run must meet that, not a clean few-level rendering."""
+    rng = np.random.default_rng(0)
+    um_per_px = pixel_size * REAL_SIDE / 768
+    image = render(ftu_mask("kidney", 768, um_per_px, rng), stains, thickness, um_per_px, rng)
+    assert distinct_colours(image) >= 100_000
+    background = image.mean(axis=2) > 225
+    assert 0.03 < background.mean() < 0.5  # gaps in the section, not an empty slide
 
 
 def test_deterministic_and_validated(tmp_path):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import numpy as np
+from scipy import ndimage
+
 from medbench.errors import ConfigError
 
 
@@ -36,3 +39,10 @@ def checked_params(config_cls, params: dict | None, study: str, tuples: tuple[st
     if unknown:
         raise ConfigError(f"toy {study}: unknown parameter(s) {unknown}; known: {sorted(known)}")
     return {k: tuple(v) if k in tuples else v for k, v in params.items()}
+
+
+def smooth_noise(shape, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """A smooth Gaussian random field: white noise blurred to a correlation length of ~sigma
+    pixels, scaled to sd 1 (texture, uneven staining, tissue layout)."""
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma)
+    return field / (field.std() + 1e-8)

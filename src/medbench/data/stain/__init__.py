@@ -4,7 +4,7 @@
     normalizer.save("stain_target.npz")
     load_stain_target("stain_target.npz")(image, "id 10044")   # uint8 RGB, the target's stain
 
-Methods: `vahadane` (medbench's: staintools' algorithm, deterministic, ~20x faster; see
+Methods: `vahadane` (medbench's: staintools' algorithm, deterministic, ~30x faster; see
 vahadane.py) and `staintools_vahadane` (staintools itself, the reference).
 """
 

@@ -35,7 +35,7 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
-from medbench.data.toy import checked_params
+from medbench.data.toy import checked_params, smooth_noise
 from medbench.errors import ConfigError
 from medbench.fileio import atomic_dir, file_digest
 from medbench.progress import progress
@@ -164,11 +164,6 @@ def _ellipse(x, y, cx, cy, rx, ry, angle=0.0) -> np.ndarray:
     return (u / rx) ** 2 + (v / ry) ** 2
 
 
-def _smooth_noise(shape, sigma, rng) -> np.ndarray:
-    field_ = ndimage.gaussian_filter(rng.standard_normal(shape), sigma)
-    return field_ / (field_.std() + 1e-8)
-
-
 def _head(x, y, level: float, holder: bool, rng) -> np.ndarray:
     """Air, scalp, skull and brain; `level` in [0, 1] runs from skull base to vertex."""
     scale = 1.0 - 0.35 * abs(level - 0.45) / 0.55
@@ -178,9 +173,9 @@ def _head(x, y, level: float, holder: bool, rng) -> np.ndarray:
     skull_out = _ellipse(x, y, 0, 0, ax, ay)
     skull_in = _ellipse(x, y, 0, 0, ax - 6, ay - 6)
     hu[outer <= 1] = 40.0
-    hu[skull_out <= 1] = 1200.0 + 200 * _smooth_noise(x.shape, 3, rng)[skull_out <= 1]
+    hu[skull_out <= 1] = 1200.0 + 200 * smooth_noise(x.shape, 3, rng)[skull_out <= 1]
     brain = skull_in <= 1
-    texture = 31.0 + 3.0 * _smooth_noise(x.shape, 6, rng)
+    texture = 31.0 + 3.0 * smooth_noise(x.shape, 6, rng)
     hu[brain] = texture[brain]
     if 0.25 < level < 0.75:  # lateral ventricles
         for side in (-1, 1):

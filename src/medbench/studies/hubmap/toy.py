@@ -14,7 +14,9 @@ crypts (large intestine), alveoli (lung), glands (prostate), white pulp (spleen)
 shrunk by `size / 3000` so a `size`-pixel toy image shows what a 3000-pixel HPA image shows;
 `pixel_size` stays the real one, so the ratios between sources are the real ones. Colours come
 from Beer-Lambert mixing of stain optical-density vectors (Ruifrok & Johnston 2001), thicker
-sections staining darker.
+sections staining darker, with a scanner's texture, uneven staining, blur and sensor noise: a
+768-pixel image has 120k-180k distinct colours, as a real scan has (stain normalisation's cost
+and accuracy depend on that).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import tifffile
 from scipy import ndimage
 
 from medbench.data.io.rle import rle_encode
-from medbench.data.toy import checked_params
+from medbench.data.toy import checked_params, smooth_noise
 from medbench.errors import ConfigError
 from medbench.fileio import atomic_dir
 from medbench.progress import progress
@@ -49,6 +51,7 @@ HUBMAP = {"kidney": (0.229, 10), "largeintestine": (0.7562, 8), "lung": (0.4945,
 # stain optical-density vectors (Ruifrok & Johnston 2001), normalised below
 HEMATOXYLIN, DAB = (0.65, 0.70, 0.29), (0.27, 0.57, 0.78)
 EOSIN, PAS = (0.07, 0.99, 0.11), (0.18, 0.96, 0.22)
+BACKGROUND_OD = np.array([0.03, 0.035, 0.02])  # glass and mounting medium: a faint yellow tint
 
 
 @dataclass(frozen=True)
@@ -100,17 +103,32 @@ def ftu_mask(organ: str, size: int, um_per_px: float, rng: np.random.Generator) 
 
 def render(mask: np.ndarray, stains: tuple, thickness: float, um_per_px: float,
            rng: np.random.Generator) -> np.ndarray:
-    """RGB uint8 by Beer-Lambert: tissue everywhere, nuclei (hematoxylin), the second stain
-    strongest in the FTUs; optical density grows with section thickness."""
+    """RGB uint8 as a brightfield scanner records it. Beer-Lambert: tissue everywhere, nuclei
+    (hematoxylin, chromatin texture), the second stain strongest in the FTUs; optical density
+    grows with section thickness. Then what makes a real scan's colours continuous: texture at
+    two scales, uneven staining over the section, a tinted background, vignetting, the optics'
+    blur and sensor noise (shot noise, sd ~ sqrt(intensity)); a 768 px image so has > 100k
+    distinct colours, like a real one (a clean three-level rendering has ~25k)."""
     h_vec, s_vec = (np.asarray(v) / np.linalg.norm(v) for v in stains)
     size = mask.shape[0]
-    tissue = ndimage.gaussian_filter(rng.random((size, size)), 6) > 0.45
-    nuclei = ndimage.gaussian_filter(rng.random((size, size)), max(0.6, 3 / um_per_px)) > 0.62
-    h_conc = 0.15 * tissue + 0.6 * nuclei * tissue + 0.25 * mask
-    s_conc = 0.10 * tissue + 0.7 * ndimage.gaussian_filter(mask.astype(float), 1.5)
+
+    def field(sigma):
+        return smooth_noise((size, size), sigma, rng)
+
+    tissue = field(6) > -1.0  # 84%: the rest are gaps in the section
+    nuclei = field(max(0.6, 3 / um_per_px)) > 1.0  # 16% of the tissue, ~3 µm radius
+    texture = np.clip(1 + 0.35 * field(1.0) + 0.35 * field(4.0), 0.2, None)
+    chromatin = np.clip(1 + 0.25 * field(0.7), 0.3, None)
+    uneven = np.exp(0.25 * field(size / 6))
+    h_conc = uneven * (0.15 * tissue * texture + 0.6 * nuclei * tissue * chromatin + 0.25 * mask)
+    s_conc = uneven * texture * (0.10 * tissue + 0.7 * ndimage.gaussian_filter(mask.astype(float), 1.5))
     od = (thickness / HPA_THICKNESS) * (h_conc[..., None] * h_vec + s_conc[..., None] * s_vec)
-    od += rng.normal(0, 0.02, od.shape)
-    return np.clip(255 * np.exp(-np.clip(od, 0, None)), 0, 255).astype(np.uint8)
+    od += BACKGROUND_OD + rng.normal(0, 0.04, od.shape)  # stain hue varies pixel to pixel
+    yy, xx = np.mgrid[:size, :size] / max(size - 1, 1) - 0.5
+    light = 250 * (1 - 0.06 * (yy ** 2 + xx ** 2))[..., None]  # vignetting: corners 3% darker
+    intensity = ndimage.gaussian_filter(light * np.exp(-np.clip(od, 0, None)), (0.6, 0.6, 0))
+    intensity += rng.standard_normal(intensity.shape) * np.sqrt(1 + intensity / 40)
+    return np.clip(np.rint(intensity), 0, 255).astype(np.uint8)
 
 
 def _image(cfg, organ: str, source: str, index: int, image_id: int):

@@ -134,10 +134,11 @@ def tissue_od_bins(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.
     """(mean OD (3, B), pixel count (B,)) of the occupied colour bins of the tissue sample.
 
     The dictionary objective sums over tissue pixels. Pixels of one bin have nearly the same
-    OD, so their codes nearly agree, and for equal codes the bin's sum equals its pixel count
-    times the term at its mean OD: the sum over bins is the sum over pixels up to the codes'
-    variation within a bin. The sample, every `stride`-th pixel both ways, keeps the colour
-    distribution; its size, not the image's colour count, sets the learning's cost.
+    OD, so their codes nearly agree, and for equal codes a bin's sum is its pixel count times
+    the term at its mean OD plus the bin's spread, a constant that does not move the minimum:
+    the sum over bins is the sum over pixels up to the codes' variation within a bin. The
+    sample, every `stride`-th pixel both ways, keeps the colour distribution; its size, not
+    the image's colour count, sets the learning's cost.
     """
     stride = max(1, math.isqrt(int(np.count_nonzero(mask)) // SAMPLE_PIXELS))
     pixels = image[::stride, ::stride][mask[::stride, ::stride]]

@@ -18,7 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tifffile
 import yaml
 
 from .conftest import REPO
@@ -134,14 +136,21 @@ def test_medbench_commands_run(command):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [c for c in by_program("python") if "benchmarks/" in c])
-def test_benchmark_commands_run_at_a_tiny_size(command):
+def test_benchmark_commands_run_at_a_tiny_size(command, tmp_path):
     args = shlex.split(command)[1:]
     script = args[0]
     options = [a for a in args[1:] if a.startswith("--") and a not in {"--tiffs"}]
     assert all(o in TINY_BENCHMARKS[script] or o == "--help" for o in options), options
-    run = subprocess.run([sys.executable, script, *TINY_BENCHMARKS[script]], cwd=REPO,
+    extra = []
+    if "--tiffs" in args:  # a folder of real stained TIFFs: one RGBA tile stands in for them
+        tile = np.random.default_rng(0).integers(60, 250, (120, 100, 4), dtype=np.uint8)
+        tifffile.imwrite(tmp_path / "10044.tiff", tile, photometric="rgb")
+        extra = ["--tiffs", str(tmp_path)]
+    run = subprocess.run([sys.executable, script, *TINY_BENCHMARKS[script], *extra], cwd=REPO,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
+    if extra:
+        assert "tiff 10044" in run.stdout
 
 
 @pytest.mark.parametrize("command", by_program("dvc", "pytest", "ruff", "pip")

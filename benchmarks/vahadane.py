@@ -31,7 +31,7 @@ import pandas as pd
 import tifffile
 
 from medbench.data.stain import fit_stain_target
-from medbench.data.stain.vahadane import OD_TABLE
+from medbench.data.stain.vahadane import OD_TABLE, colour_counts
 from medbench.studies.hubmap.kaggle import load_image
 from medbench.studies.hubmap.toy import ToyHubmapConfig, generate
 
@@ -66,11 +66,6 @@ def tiff_images(folder: Path, count: int, size: int) -> dict[str, np.ndarray]:
         images[f"tiff {path.stem}"] = cv2.resize(np.ascontiguousarray(image), (size, size),
                                                  interpolation=cv2.INTER_AREA)
     return images
-
-
-def distinct_colours(image: np.ndarray) -> int:
-    rgb = image.reshape(-1, 3).astype(np.int64)
-    return int(np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).size)
 
 
 def seconds(fn, repeats: int) -> float:
@@ -110,7 +105,7 @@ def main() -> None:
 
     rows = []
     for name, image in images.items():
-        row = {"image": name, "colours": distinct_colours(image),
+        row = {"image": name, "colours": colour_counts(image.reshape(-1, 3))[1].size,
                "staintools_s": seconds(partial(reference, image, name), args.repeats),
                "ours_cpu_s": seconds(partial(ours, image, name), args.repeats)}
         if gpu is not None:

@@ -19,6 +19,7 @@ from medbench.data.stain.vahadane import (
     NUMPY,
     OD_TABLE,
     SAMPLE_PIXELS,
+    colour_counts,
     learn_stain_matrix,
     luminosity_standardized,
     nonnegative_lasso_2,
@@ -165,9 +166,15 @@ def toy_images(tmp_path_factory):
 
 
 def _every_tissue_colour(image, mask):
-    pixels = image[mask].astype(np.int64)
-    colours, counts = np.unique((pixels[:, 0] << 16) | (pixels[:, 1] << 8) | pixels[:, 2], return_counts=True)
-    return OD_TABLE[np.stack([colours >> 16, (colours >> 8) & 255, colours & 255])], counts.astype(float)
+    colours, counts = colour_counts(image[mask])
+    return OD_TABLE[colours.T], counts.astype(float)
+
+
+def test_colour_counts():
+    pixels = np.array([[255, 0, 7], [1, 2, 3], [255, 0, 7], [1, 2, 4]], np.uint8)
+    colours, counts = colour_counts(pixels)
+    np.testing.assert_array_equal(colours, [[1, 2, 3], [1, 2, 4], [255, 0, 7]])
+    np.testing.assert_array_equal(counts, [1, 1, 2])
 
 
 def test_colour_bins_sum_the_tissue_sample():

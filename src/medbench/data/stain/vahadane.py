@@ -132,6 +132,14 @@ def _codes(x: np.ndarray, atoms: np.ndarray, lam: float):
     return nonnegative_lasso_2(c[0], c[1], *_gram(atoms), lam, np.where)
 
 
+def colour_counts(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct RGB colours (U, 3), pixel count of each (U,)) of uint8 pixels (N, 3): what a
+    dictionary learned over every colour would sum over, and a scan's colour diversity."""
+    pixels = pixels.astype(np.int64)
+    keys, counts = np.unique((pixels[:, 0] << 16) | (pixels[:, 1] << 8) | pixels[:, 2], return_counts=True)
+    return np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1), counts
+
+
 def tissue_od_bins(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean OD (3, B), pixel count (B,)) of the occupied colour bins of the tissue sample.
 

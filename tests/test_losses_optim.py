@@ -11,7 +11,7 @@ from segmentation_models_pytorch.losses import DiceLoss
 
 from medbench.errors import ConfigError
 from medbench.train.losses import MultiTaskLoss, build_loss
-from medbench.train.optim import build_optimizer, build_schedule, poly_factor
+from medbench.train.optim import build_optimizer, build_schedule, parameter_groups, poly_factor
 
 
 def _batch_and_outputs(has_mask):
@@ -106,6 +106,39 @@ def test_cosine_schedule_warms_up_then_decays_to_zero_per_iteration():
     assert lrs[:5] == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])  # linear warm-up over 4 steps
     # then half a cosine period over the remaining 6 steps, down to 0 at the last
     assert lrs[4:] == pytest.approx([0.5 * (1 + math.cos(math.pi * k / 6)) for k in range(7)])
+
+
+class _WithHead(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body, self.out = torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.out(self.body(x))
+
+    def output_layer(self):
+        return self.out
+
+
+def test_head_lr_scale_puts_the_output_layer_in_its_own_group_that_the_schedule_scales_alike():
+    model = _WithHead()
+    opt = build_optimizer({"name": "adamw"}, parameter_groups(model, 1e-3, 10), 1e-3)
+    body, head = opt.param_groups
+    assert [p is q for p, q in zip(head["params"], model.out.parameters(), strict=True)] == [True, True]
+    assert {id(p) for p in body["params"]} == {id(p) for p in model.body.parameters()}
+    assert (body["lr"], head["lr"]) == pytest.approx((1e-3, 1e-2))
+    schedule = build_schedule({"name": "cosine", "warmup_steps": 0}, opt, 2, 2, "max")
+    for _ in range(2):  # half-way through the cosine: both at half their peak
+        opt.step()
+        schedule.step_iteration()
+    assert (body["lr"], head["lr"]) == pytest.approx((5e-4, 5e-3))
+
+
+def test_one_group_without_head_scale_and_an_error_for_a_model_without_output_layer():
+    plain = torch.nn.Linear(3, 2)
+    assert len(parameter_groups(plain, 1e-3)) == 1
+    with pytest.raises(ConfigError, match="output_layer"):
+        parameter_groups(plain, 1e-3, 10)
 
 
 def _seg_batch():

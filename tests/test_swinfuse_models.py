@@ -217,6 +217,13 @@ def test_sliding_windows_segment_a_whole_volume():
     assert logits.shape == (1, 3, 72, 48, 48)
 
 
+def test_swin_unetr_output_layer_is_the_last_1x1x1_convolution():
+    # `head_lr_scale` trains it at its own rate: it must be what maps features to the channels
+    model = create_model("swin_unetr", img_size=ROI, in_channels=4, out_channels=3, **SMALL)
+    weights = [p.shape for p in model.output_layer().parameters()]
+    assert weights == [(3, SMALL["feature_size"], 1, 1, 1), (3,)]
+
+
 def test_roi_must_tile_swin_unetr():
     with pytest.raises(ConfigError, match="divisible by 32"):
         create_model("swin_unetr", img_size=[48, 32, 32], **SMALL)

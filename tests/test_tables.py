@@ -14,6 +14,7 @@ from medbench.report.tables import (
     interval_table,
     model_labels,
     read_paper_results,
+    recipe_budget,
     render_markdown,
     row_budgets,
     table_columns,
@@ -86,6 +87,12 @@ def test_budgets_are_stated_and_a_differing_row_gives_its_reason(table_cfg, pape
     md = render_markdown(table_cfg, build_table(table_cfg, METRICS, same), paper, "toy", {},
                          budget_notes=notes)
     assert "budget of every row `5 epochs × 1 pass, batch 8, AdamW lr 0.001`" in md and "differs" not in md
+
+
+def test_a_budget_names_the_output_layers_own_rate():
+    recipe = {"epochs": 15, "batch_size": 2, "optimizer": {"name": "adamw"}, "lr": 1e-3}
+    assert recipe_budget(recipe) == "15 epochs × 1 pass, batch 2, AdamW lr 0.001"
+    assert recipe_budget({**recipe, "head_lr_scale": 10}).endswith("AdamW lr 0.001 (output layer ×10)")
 
 
 def test_markdown_shows_ours_paper_and_difference(table_cfg, paper):

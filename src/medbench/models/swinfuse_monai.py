@@ -152,6 +152,9 @@ class SegmentationOutput(nn.Module):
     def forward(self, x):
         return {"seg": self.net(x)}
 
+    def output_layer(self) -> nn.Module:
+        return self.net.out
+
 
 def build_swin_unetr(img_size, in_channels: int, out_channels: int, feature_size: int, norm_name: str,
                      frozen_checkpoint: str | None, inflate_patch_embed: bool, encoder_args: dict

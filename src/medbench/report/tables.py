@@ -90,10 +90,13 @@ REQUIRED_SEPARATOR = "; from "  # a row's budget, then the run it starts from (`
 
 
 def recipe_budget(recipe: dict) -> str:
-    """A training recipe's budget as text: epochs, batches per epoch, batch size, optimiser."""
+    """A training recipe's budget as text: epochs, batches per epoch, batch size, optimiser (and
+    the output layer's own rate, `head_lr_scale`)."""
     steps = f"{recipe['steps_per_epoch']} batches" if recipe.get("steps_per_epoch") else "1 pass"
+    head = recipe.get("head_lr_scale", 1)
     return (f"{recipe['epochs']} epochs × {steps}, batch {recipe['batch_size']}, "
-            f"{OPTIMIZERS[recipe['optimizer']['name']]} lr {recipe['lr']:g}")
+            f"{OPTIMIZERS[recipe['optimizer']['name']]} lr {recipe['lr']:g}"
+            + (f" (output layer ×{head:g})" if head != 1 else ""))
 
 
 def row_budgets(table_cfg: dict, recipes_of: Callable[[str], dict]) -> tuple[dict[str, str], dict[str, str]]:

@@ -16,6 +16,21 @@ import torch
 from medbench.errors import ConfigError
 
 
+def parameter_groups(model: torch.nn.Module, lr: float, head_lr_scale: float = 1.0) -> list[dict]:
+    """The optimiser's parameter groups: the whole model at `lr`, or with `head_lr_scale` != 1 the
+    model's output layer (its `output_layer()`) apart at lr * head_lr_scale. Adam moves every
+    weight by about the learning rate per step, so in a budget of a few dozen steps a freshly
+    initialised output layer stays near its random start while the features under it change."""
+    if head_lr_scale == 1:
+        return [{"params": list(model.parameters())}]
+    if not hasattr(model, "output_layer"):
+        raise ConfigError(f"head_lr_scale: {type(model).__name__} has no output_layer() to scale")
+    head = list(model.output_layer().parameters())
+    ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": body}, {"params": head, "lr": lr * head_lr_scale}]
+
+
 def build_optimizer(cfg: dict, params, lr: float) -> torch.optim.Optimizer:
     name = cfg["name"]
     if name == "sgd":

@@ -20,7 +20,7 @@ from medbench.fileio import file_digest, write_csv
 from medbench.models import create_model
 from medbench.seeding import seed_everything
 from medbench.train import ssl, volumes  # noqa: F401 (their Trainer variants register themselves)
-from medbench.train.optim import build_optimizer, build_schedule
+from medbench.train.optim import build_optimizer, build_schedule, parameter_groups
 from medbench.train.trainer import TrainerConfig, get_trainer
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def train_model(cfg: dict, model_name: str, protocol: str, datasets: Callable[[]
     args = model_arguments(cfg, recipe)
     frozen = {"frozen_checkpoint": str(frozen_checkpoint)} if frozen_checkpoint else {}
     model = create_model(recipe["arch"], **args, **frozen)
-    optimizer = build_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"])
+    groups = parameter_groups(model, recipe["lr"], recipe.get("head_lr_scale", 1.0))
+    optimizer = build_optimizer(recipe["optimizer"], groups, recipe["lr"])
     steps = recipe.get("steps_per_epoch") or math.ceil(len(data["train"]) / recipe["batch_size"])
     mode = recipe["monitor"]["mode"]
     trainer_cfg = TrainerConfig(
